@@ -1,0 +1,48 @@
+# All setup is done by the targets themselves: on a fresh machine `make demo` or `make test` is enough.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+# torch is pinned everywhere: an unpinned torch pulls GBs of CUDA wheels.
+TORCH  := torch==2.13.0
+NATIVE_SRC := $(shell find csrc -name '*.cpp' -o -name '*.cu' -o -name '*.h' -o -name '*.cuh' 2>/dev/null) CMakeLists.txt cmake/simd.cmake pyproject.toml
+
+.PHONY: setup build test test-slow test-all demo default-model wheel bench clean
+
+$(VENV)/.deps: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q "$(TORCH)" "scikit-build-core>=0.10" "pybind11>=2.12" ninja
+	touch $@
+
+# Editable install; the C++/CUDA extension is rebuilt (incrementally) when csrc changes.
+$(VENV)/.built: $(VENV)/.deps $(NATIVE_SRC)
+	$(PIP) install -q --no-build-isolation -e ".[train,test]"
+	touch $@
+
+setup build: $(VENV)/.built
+
+test: $(VENV)/.built
+	$(PY) -m pytest -q
+
+test-slow: $(VENV)/.built
+	$(PY) -m pytest -q -m slow
+
+test-all: $(VENV)/.built
+	$(PY) -m pytest -q -m "slow or not slow"
+
+demo: $(VENV)/.built
+	$(VENV)/bin/bharnet demo
+
+default-model: $(VENV)/.built
+	$(PY) -m bharnet.training.default_model
+
+wheel: $(VENV)/.deps
+	$(PIP) wheel --no-build-isolation --no-deps -w dist .
+
+bench: $(VENV)/.built
+	$(PY) bench/kernels.py
+	$(PY) bench/sdk.py
+
+clean:
+	rm -rf build dist $(VENV)

@@ -1,0 +1,52 @@
+"""`bharnet` command line. Each area registers its own subcommands; heavy imports stay lazy so
+that the SDK commands work where torch is not installed."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# module -> provides register(subparsers). Areas that are not installed are skipped.
+_COMMAND_MODULES = (
+    "bharnet.info_cli",
+    "bharnet.data.cli",
+    "bharnet.training.cli",
+    "bharnet.export.cli",
+    "bharnet.sdk.cli",
+)
+
+
+class UserError(Exception):
+    """An error caused by the user's input: printed without a traceback."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bharnet", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in _COMMAND_MODULES:
+        try:
+            mod = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name and (e.name == name or name.startswith(e.name + ".")):
+                continue  # area not present in this install
+            raise
+        mod.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except (UserError, FileNotFoundError, ValueError, KeyError) as e:
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
+        print(f"bharnet {args.command}: error: {msg}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

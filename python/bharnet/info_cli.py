@@ -1,0 +1,28 @@
+"""`bharnet info`: a model bundle's metadata, or a training config's parameters and FLOPs."""
+from __future__ import annotations
+
+import json
+
+
+def register(sub) -> None:
+    p = sub.add_parser("info", help="describe a model bundle (.bharnet) or a training config (.yaml)")
+    p.add_argument("target", help="model bundle or training config")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_run)
+
+
+def _run(args) -> int:
+    if args.target.endswith(".bharnet"):
+        from .bundle import read_metadata
+
+        info = read_metadata(args.target)
+    else:
+        from .training.cost import describe_config
+
+        info = describe_config(args.target)
+    if args.json:
+        print(json.dumps(info, indent=2))
+    else:
+        for k, v in info.items():
+            print(f"{k:>24}: {v if not isinstance(v, (dict, list)) else json.dumps(v)}")
+    return 0

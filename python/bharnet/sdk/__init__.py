@@ -1,0 +1,1 @@
+"""(package initialised by the lead; owner fills it in)"""

@@ -1,0 +1,1 @@
+"""bharnet.training: the PyTorch side (models, losses, data loading, train/eval loops). Needs torch."""

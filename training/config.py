@@ -1,0 +1,127 @@
+"""Training configs: YAML files with `model`, `data` and `train` sections, merged over defaults.
+
+Every choice the paper leaves open is a key here and ends up in the bundle metadata.
+"""
+from __future__ import annotations
+
+import copy
+import pathlib
+
+DEFAULTS: dict = {
+    "model": {
+        "variant": "vanilla",
+        "num_classes": None,          # taken from the dataset when None
+        "backbone": {},               # BackboneConfig fields (see models/backbone.py)
+        "hand_backbone": {},          # overrides for the hand expert (it may be narrower)
+        "pam": {"dim": 128, "heads": 4},
+        "branch_stages": 3,           # expertized: how many final blocks are duplicated
+        "dropout": 0.0,
+        "use_kernels": True,
+    },
+    "data": {
+        "path": None,
+        "layout": None,               # source layout; None: the dataset file's own
+        "body_layout": "coco17",
+        "stream": "j",
+        "coords": 2,
+        "with_score": True,
+        "window": 64,
+        "num_person": 1,
+        "score_threshold": 0.3,
+        "augment": {},
+    },
+    "train": {
+        "epochs": 60,
+        "batch_size": 32,
+        "lr": 0.1,                    # at batch 64; scaled linearly with the batch size
+        "momentum": 0.9,
+        "nesterov": True,
+        "weight_decay": 5e-4,
+        "warmup_epochs": 5,
+        "loss_weights": {"body": 1.0, "hand": 1.0, "cpl": 1.0},
+        "label_smoothing": 0.0,
+        "test_clips": 1,
+        "seed": 0,
+    },
+}
+
+
+def merge(base: dict, override: dict) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in (override or {}).items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict) and out[k]:
+            out[k] = merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def load_config(path_or_dict) -> dict:
+    """A config file (or dict) merged over DEFAULTS; unknown top-level sections are refused."""
+    if isinstance(path_or_dict, dict):
+        raw = path_or_dict
+    else:
+        import yaml
+
+        p = pathlib.Path(path_or_dict)
+        if not p.is_file():
+            raise FileNotFoundError(f"config file not found: {p}")
+        raw = yaml.safe_load(p.read_text()) or {}
+        if not isinstance(raw, dict):
+            raise ValueError(f"{p}: a config must be a mapping with model/data/train sections")
+    unknown = set(raw) - set(DEFAULTS)
+    if unknown:
+        raise ValueError(f"unknown config section(s) {sorted(unknown)}; expected {sorted(DEFAULTS)}")
+    return merge(DEFAULTS, raw)
+
+
+def input_spec(cfg: dict):
+    """The pipeline InputSpec this config's model consumes."""
+    from bharnet.data.pipeline import InputSpec
+
+    from .models import experts_of
+
+    has_body, has_hand, unified = experts_of(cfg["model"]["variant"])
+    d = cfg["data"]
+    return InputSpec(body_layout=d["body_layout"], hands=has_hand, body=has_body, unified=unified,
+                     stream=d["stream"], coords=d["coords"], with_score=d["with_score"],
+                     window=d["window"], num_person=d["num_person"],
+                     score_threshold=d["score_threshold"])
+
+
+def build_model(cfg: dict, num_classes: int | None = None, use_kernels: bool | None = None):
+    from .models import BHaRNet
+
+    m, d = cfg["model"], cfg["data"]
+    n = num_classes or m["num_classes"]
+    if not n:
+        raise ValueError("num_classes is unknown: set model.num_classes or give a dataset")
+    return BHaRNet(
+        num_classes=n, variant=m["variant"], body_layout=d["body_layout"],
+        in_channels=d["coords"] + int(d["with_score"]), backbone=m["backbone"],
+        hand_backbone=m["hand_backbone"], pam=m["pam"], branch_stages=m["branch_stages"],
+        dropout=m["dropout"], use_kernels=m["use_kernels"] if use_kernels is None else use_kernels)
+
+
+def example_inputs(cfg: dict, batch: int = 1, seed: int = 0) -> dict:
+    """Random model inputs of the right shapes (for tracing, FLOP counting, export checks)."""
+    import torch
+
+    from .models import experts_of
+
+    d = cfg["data"]
+    has_body, has_hand, unified = experts_of(cfg["model"]["variant"])
+    from bharnet.layouts import get_layout
+
+    c, t, m = d["coords"] + int(d["with_score"]), d["window"], d["num_person"]
+    g = torch.Generator().manual_seed(seed)
+    out = {}
+    if unified:
+        out["joints"] = torch.randn(batch, c, t, get_layout("unified").num_joints, m, generator=g)
+        return out
+    if has_body:
+        out["body"] = torch.randn(batch, c, t, get_layout(d["body_layout"]).num_joints, m, generator=g)
+    if has_hand:
+        out["hand"] = torch.randn(batch, c, t, 21, 2 * m, generator=g)
+        out["hand_mask"] = (torch.rand(batch, t, 2 * m, generator=g) > 0.2).float()
+    return out

@@ -1,0 +1,14 @@
+"""Data: readers and converters, the shared NumPy preprocessing pipeline, and synthetic data.
+
+Everything here is NumPy-only (no torch), because the SDK uses the same pipeline. The optional
+torch Dataset wrapper lives in `bharnet.data.torch_dataset` and imports torch lazily.
+"""
+from __future__ import annotations
+
+from .spec import InputSpec
+from .pipeline import (NORMALISATION, Augment, adapt, collate, normalisation_metadata, prepare,
+                       prepare_clip)
+from .sampling import sample_indices, take_frames
+
+__all__ = ["InputSpec", "NORMALISATION", "Augment", "adapt", "prepare", "prepare_clip", "collate",
+           "normalisation_metadata", "sample_indices", "take_frames"]

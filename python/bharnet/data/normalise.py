@@ -1,0 +1,124 @@
+"""Calibration-free normalisation: translation and isotropic scale only, no rotation alignment.
+
+- Body: centred on the median of all present body joints over the clip (all persons, all frames,
+  so that motion across the image and the relation between persons survive) and divided by the
+  median length of the present bones (robust to missing joints and independent of how many persons
+  are in the clip).
+- Hands: each hand instance is centred per frame on its wrist (or the mean of its present joints if
+  the wrist is missing) and divided by its own size, the mean wrist-to-finger-base (MCP) distance
+  over the clip. The left hand is mirrored in x so both hands look alike to the shared hand expert.
+  A hand counts as present in a frame when at least HAND_MIN_JOINTS of its joints are present;
+  otherwise the whole hand is zeroed for that frame.
+- Unified: the body's centre and scale are applied to all 65 joints; the hands get no frame of
+  their own (this is the handicap of the unified method the paper argues against).
+
+Missing joints stay exactly zero. Scores are not touched.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..layouts import HAND21, get_layout
+from .adapt import Adapted
+from .spec import UNIFIED_LAYOUT, InputSpec
+
+HAND_MIN_JOINTS = 5
+_MCP = np.array([5, 9, 13, 17])  # index, middle, ring, pinky bases in hand21
+_EPS = 1e-6
+
+NORMALISATION = {
+    "version": "bharnet-norm-1",
+    "body": "centre=median of present body joints over clip; scale=median present bone length",
+    "hand": "per-frame wrist centre; scale=mean wrist-MCP distance over clip; left hand x mirrored",
+    "unified": "body centre and scale applied to all joints",
+    "hand_present_min_joints": HAND_MIN_JOINTS,
+    "missing": "score<threshold or non-finite or all-zero coords -> zero coords and zero score",
+    "motion": "x[t+1]-x[t], last frame 0, zero unless both frames present",
+    "bone": "x[joint]-x[parent] (layout bone_pairs), zero unless both joints present",
+}
+
+
+def normalisation_metadata(spec: InputSpec) -> dict:
+    """What goes into the bundle's metadata: the method plus the spec it was applied with."""
+    return {**NORMALISATION, "spec": spec.to_dict()}
+
+
+def bone_arrays(layout_name: str) -> tuple[np.ndarray, np.ndarray]:
+    pairs = np.asarray(get_layout(layout_name).bone_pairs, dtype=np.int64)
+    return pairs[:, 0], pairs[:, 1]
+
+
+def body_stats(x: np.ndarray, present: np.ndarray, layout_name: str,
+               part: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """Robust (centre [C], scale) of a body [M,T,V,C] over its present joints.
+
+    `part` restricts the statistics to some joints (the body part of the unified layout).
+    """
+    child, parent = bone_arrays(layout_name)
+    if part is not None:
+        keep = np.isin(child, part) & np.isin(parent, part)
+        child, parent = child[keep], parent[keep]
+        sub = np.zeros(present.shape[-1], bool)
+        sub[part] = True
+        pts = x[present & sub]
+    else:
+        pts = x[present]
+    if pts.shape[0] == 0:
+        return np.zeros(x.shape[-1], np.float32), 1.0
+    centre = np.median(pts, axis=0)
+    both = present[..., child] & present[..., parent] & (child != parent)
+    lengths = np.linalg.norm(x[..., child, :] - x[..., parent, :], axis=-1)[both]
+    scale = float(np.median(lengths)) if lengths.size else 0.0
+    if scale < _EPS:  # no usable bone: fall back to the spread of the points
+        scale = float(np.sqrt(((pts - centre) ** 2).sum(-1).mean()))
+    return centre.astype(np.float32), (scale if scale > _EPS else 1.0)
+
+
+def hand_stats(h: np.ndarray, present: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-frame centre [M,2,T,1,C] and per-instance scale [M,2,1,1,1] of hands [M,2,T,21,C]."""
+    p = present[..., None].astype(np.float32)
+    count = p.sum(-2, keepdims=True)
+    mean = (h * p).sum(-2, keepdims=True) / np.maximum(count, 1.0)
+    wrist_ok = present[..., :1, None]
+    centre = np.where(wrist_ok, h[..., :1, :], mean)
+    d = np.linalg.norm(h[..., _MCP, :] - h[..., :1, :], axis=-1)          # [M,2,T,4]
+    ok = (present[..., _MCP] & present[..., :1]).astype(np.float32)
+    n = ok.sum((-2, -1))
+    scale = (d * ok).sum((-2, -1)) / np.maximum(n, 1.0)
+    # fallback without a wrist: rms spread of present joints around the frame centre
+    spread = (((h - centre) ** 2).sum(-1) * present).sum((-2, -1)) / np.maximum(
+        present.sum((-2, -1)), 1)
+    scale = np.where(n > 0, scale, np.sqrt(spread))
+    scale = np.where(scale > _EPS, scale, 1.0)
+    return centre, scale[..., None, None, None].astype(np.float32)
+
+
+def hand_presence(score: np.ndarray) -> np.ndarray:
+    """[M,2,T] bool: enough joints of the hand are present in the frame."""
+    return (score > 0).sum(-1) >= HAND_MIN_JOINTS
+
+
+def normalise(a: Adapted, spec: InputSpec) -> np.ndarray | None:
+    """Normalise in place; returns the hand presence mask [M,2,T] (None without hands)."""
+    if a.body is not None:
+        present = a.body_score > 0
+        c, s = body_stats(a.body, present, spec.body_layout)
+        a.body = np.where(present[..., None], (a.body - c) / s, np.float32(0)).astype(np.float32)
+    if a.joints is not None:
+        present = a.joints_score > 0
+        body_part = np.asarray(get_layout(UNIFIED_LAYOUT).part("body"))
+        c, s = body_stats(a.joints, present, UNIFIED_LAYOUT, part=body_part)
+        a.joints = np.where(present[..., None], (a.joints - c) / s, np.float32(0)).astype(np.float32)
+    if a.hand is None:
+        return None
+    mask = hand_presence(a.hand_score)
+    a.hand_score = np.where(mask[..., None], a.hand_score, np.float32(0))
+    present = a.hand_score > 0
+    centre, scale = hand_stats(a.hand, present)
+    h = np.where(present[..., None], (a.hand - centre) / scale, np.float32(0))
+    h[:, 0, ..., 0] *= -1.0  # mirror the left hand in x
+    a.hand = h.astype(np.float32)
+    return mask
+
+
+assert HAND21.num_joints == 21

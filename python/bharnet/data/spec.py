@@ -1,0 +1,80 @@
+"""InputSpec: what one model consumes, per sample (no batch dimension).
+
+This is the contract between the data pipeline, training, export and the SDK; it is stored in the
+model bundle as `spec.to_dict()`.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+STREAMS = ("j", "b", "jm", "bm")
+HAND_JOINTS = 21
+UNIFIED_LAYOUT = "unified"
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    body_layout: str = "coco17"   # the model's body graph layout
+    hands: bool = True            # model has a hand expert (hand21 per hand, 2 hands per person)
+    body: bool = True             # model has a body expert (False for the hand_only baseline)
+    unified: bool = False         # model consumes one unified whole-body graph instead
+    stream: str = "j"             # "j" | "b" | "jm" | "bm"
+    coords: int = 2               # coordinate channels used (2 or 3)
+    with_score: bool = True       # append the keypoint score as a last channel
+    window: int = 64              # T
+    num_person: int = 1           # M
+    score_threshold: float = 0.3  # below this a keypoint counts as missing
+
+    def __post_init__(self):
+        from ..layouts import get_layout
+
+        if self.stream not in STREAMS:
+            raise ValueError(f"InputSpec.stream must be one of {STREAMS}, got {self.stream!r}")
+        if self.coords not in (2, 3):
+            raise ValueError(f"InputSpec.coords must be 2 or 3, got {self.coords!r}")
+        if int(self.window) < 1 or int(self.num_person) < 1:
+            raise ValueError(f"InputSpec.window and num_person must be >= 1, got "
+                             f"{self.window!r}, {self.num_person!r}")
+        if not (self.unified or self.body or self.hands):
+            raise ValueError("InputSpec: body, hands and unified are all off; the model has no input")
+        get_layout(self.body_layout)  # KeyError naming the known layouts
+
+    # ---- serialisation (bundle metadata) ---------------------------------
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "InputSpec":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"InputSpec.from_dict: unknown keys {unknown}; known: {sorted(known)}")
+        return cls(**d)
+
+    # ---- shapes --------------------------------------------------------------
+    @property
+    def channels(self) -> int:
+        return self.coords + int(self.with_score)
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        if self.unified:
+            return ("joints",)
+        names: tuple[str, ...] = ()
+        if self.body:
+            names += ("body",)
+        if self.hands:
+            names += ("hand", "hand_mask")
+        return names
+
+    def input_shapes(self) -> dict[str, tuple[int, ...]]:
+        from ..layouts import get_layout
+
+        c, t, m = self.channels, self.window, self.num_person
+        shapes = {
+            "body": (c, t, get_layout(self.body_layout).num_joints, m),
+            "hand": (c, t, HAND_JOINTS, 2 * m),
+            "hand_mask": (t, 2 * m),
+            "joints": (c, t, get_layout(UNIFIED_LAYOUT).num_joints, m),
+        }
+        return {k: shapes[k] for k in self.input_names}

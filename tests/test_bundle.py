@@ -1,0 +1,132 @@
+"""The bundle container: round trip, integrity, refusal of anything damaged. No torch needed."""
+import io
+import json
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+
+from bharnet import bundle as B
+
+
+def _small_bundle(tmp_path, name="m.bharnet"):
+    from safetensors.numpy import save
+
+    weights = {"a.weight": np.arange(6, dtype=np.float32).reshape(2, 3), "b": np.ones(4, np.float32)}
+    members = {"model.onnx": b"\x08\x07fake-onnx-bytes", "weights.safetensors": save(weights),
+               "extra/rgb.onnx": b"rgb"}
+    meta = {"classes": ["wave", "thumbs up"], "window": 16}
+    return B.write_bundle(tmp_path / name, meta, members), weights, members
+
+
+def test_round_trip(tmp_path):
+    path, weights, members = _small_bundle(tmp_path)
+    b = B.open_bundle(path)
+    assert b.metadata["format_version"] == B.FORMAT_VERSION
+    assert b.metadata["classes"] == ["wave", "thumbs up"]
+    assert b.onnx_bytes() == members["model.onnx"]
+    assert b.member("extra/rgb.onnx") == b"rgb"
+    w = b.weights()
+    assert set(w) == set(weights)
+    np.testing.assert_array_equal(w["a.weight"], weights["a.weight"])
+    assert len(b.sha256) == 64 and b.path == path
+    meta = B.read_metadata(path)
+    assert meta["bundle_sha256"] == b.sha256
+    assert set(meta["members"]) == set(members)
+    with pytest.raises(B.BundleError, match="no member"):
+        b.member("nope.onnx")
+
+
+def test_bundles_are_deterministic(tmp_path):
+    p1, _, _ = _small_bundle(tmp_path, "a.bharnet")
+    p2, _, _ = _small_bundle(tmp_path, "b.bharnet")
+    assert p1.read_bytes() == p2.read_bytes()
+
+
+def test_every_single_flipped_byte_is_refused(tmp_path):
+    path, _, _ = _small_bundle(tmp_path)
+    raw = path.read_bytes()
+    bad = tmp_path / "bad.bharnet"
+    for i in range(len(raw)):
+        flipped = bytearray(raw)
+        flipped[i] ^= 0x01
+        bad.write_bytes(bytes(flipped))
+        with pytest.raises(B.BundleError):
+            B.open_bundle(bad)
+
+
+def _rezip(tmp_path, raw, edit):
+    """Rebuild a bundle with edited members and a valid seal: only the inner checks can catch it."""
+    zin = zipfile.ZipFile(io.BytesIO(raw))
+    members = {i.filename: zin.read(i) for i in zin.infolist()}
+    edit(members)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for n, d in members.items():
+            z.writestr(n, d)
+        z.comment = B.SEAL_PREFIX + b"0" * 64
+    out = bytearray(buf.getvalue())
+    out[-64:] = B._sha256(bytes(out[:-len(B.SEAL_PREFIX) - 64])).encode()
+    p = tmp_path / "edited.bharnet"
+    p.write_bytes(bytes(out))
+    return p
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda m: m.pop("weights.safetensors"), "missing member"),
+    (lambda m: m.__setitem__("model.onnx", b"tampered"), "sha256 mismatch"),
+    (lambda m: m.__setitem__("surprise.bin", b"x"), "unlisted"),
+    (lambda m: m.__setitem__("../evil", b"x"), "invalid bundle member name"),
+    (lambda m: m.__setitem__("metadata.json", json.dumps(
+        {**json.loads(m["metadata.json"]), "format_version": 99}).encode()), "version 99"),
+    (lambda m: m.__setitem__("metadata.json", b"{not json"), "not valid JSON"),
+    (lambda m: m.pop("metadata.json"), "no metadata.json"),
+])
+def test_tampered_but_resealed_bundles_are_refused(tmp_path, edit, message):
+    path, _, _ = _small_bundle(tmp_path)
+    bad = _rezip(tmp_path, path.read_bytes(), edit)
+    with pytest.raises(B.BundleError, match=message):
+        B.open_bundle(bad)
+
+
+def test_not_a_zip_and_missing_file(tmp_path):
+    p = tmp_path / "x.bharnet"
+    p.write_bytes(b"hello" * 100)
+    with pytest.raises(B.BundleError, match="not a bharnet bundle"):
+        B.open_bundle(p)
+    with pytest.raises(FileNotFoundError):
+        B.open_bundle(tmp_path / "absent.bharnet")
+
+
+def test_writer_rejects_bad_names_and_non_json(tmp_path):
+    with pytest.raises(B.BundleError, match="invalid"):
+        B.write_bundle(tmp_path / "x.bharnet", {}, {"/abs.onnx": b""})
+    with pytest.raises(B.BundleError, match="invalid"):
+        B.write_bundle(tmp_path / "x.bharnet", {}, {"a/../b": b""})
+    with pytest.raises(B.BundleError, match="JSON"):
+        B.write_bundle(tmp_path / "x.bharnet", {"x": object()}, {})
+
+
+def test_bundle_module_imports_without_torch_or_onnx(tmp_path):
+    path, _, _ = _small_bundle(tmp_path)
+    code = ("import sys; sys.modules['torch'] = None; sys.modules['onnx'] = None\n"
+            "from bharnet.bundle import open_bundle\n"
+            f"b = open_bundle({str(path)!r}); print(sorted(b.weights()))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "a.weight" in out.stdout
+
+
+def test_info_cli_prints_bundle(tmp_path, capsys):
+    from bharnet.cli import main
+
+    path, _, _ = _small_bundle(tmp_path)
+    assert main(["info", str(path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["classes"] == ["wave", "thumbs up"]
+    bad = tmp_path / "bad.bharnet"
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    bad.write_bytes(bytes(raw))
+    assert main(["info", str(bad)]) == 2
+    assert "corrupted" in capsys.readouterr().err

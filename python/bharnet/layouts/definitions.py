@@ -148,3 +148,24 @@ UNIFIED = Layout(
 )
 
 ALL_LAYOUTS = (HAND21, COCO17, COCO_WHOLEBODY, MEDIAPIPE_HOLISTIC, NTU25, JHMDB15, UNIFIED)
+
+# ---- Kinect v1 (20), as in Northwestern-UCLA and MSR Action3D -----------------------
+# Kinect v1's "hip centre", "spine" and "shoulder centre" are the v2 spine_base, spine_mid and
+# spine_shoulder points, and its "hand" is the v2 hand: shared names make index_map to ntu25 work.
+KINECT20_JOINTS = (
+    "spine_base", "spine_mid", "spine_shoulder", "head",
+    "left_shoulder", "left_elbow", "left_wrist", "left_hand",
+    "right_shoulder", "right_elbow", "right_wrist", "right_hand",
+    "left_hip", "left_knee", "left_ankle", "left_foot",
+    "right_hip", "right_knee", "right_ankle", "right_foot",
+)
+KINECT20 = Layout(
+    "kinect20", KINECT20_JOINTS,
+    tuple([(0, 1), (1, 2), (2, 3), (2, 4), (4, 5), (5, 6), (6, 7), (2, 8), (8, 9), (9, 10),
+           (10, 11), (0, 12), (12, 13), (13, 14), (14, 15), (0, 16), (16, 17), (17, 18), (18, 19)]),
+    center=2, parts={"body": tuple(range(20))},
+    description="Kinect v1, 20 joints (3D; Northwestern-UCLA)",
+)
+# PKU-MMD uses Kinect v2's 25 joints in the NTU order: it is the ntu25 layout, no alias needed.
+
+ALL_LAYOUTS = ALL_LAYOUTS + (KINECT20,)

@@ -1,0 +1,60 @@
+"""`bharnet train` and `bharnet eval` (torch is imported inside the handlers only)."""
+from __future__ import annotations
+
+
+def register(sub) -> None:
+    p = sub.add_parser("train", help="train a model from a YAML config",
+                       description="Train a config (SGD Nesterov, warm-up + cosine, ensemble loss). "
+                                   "Multi-GPU/multi-node: torchrun --nproc_per_node=N $(which bharnet) train ...")
+    p.add_argument("config", help="YAML config (see training/configs/)")
+    p.add_argument("--data", help="dataset file (overrides data.path)")
+    p.add_argument("--work-dir", default=None, help="output folder (default work_dirs/<config name>)")
+    p.add_argument("--epochs", type=int, help="override train.epochs")
+    p.add_argument("--seed", type=int, help="override train.seed")
+    p.add_argument("--variant", help="override model.variant")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads per process")
+    p.add_argument("--resume", action="store_true", help="continue from WORK_DIR/last.pt")
+    p.add_argument("--stop-after", type=int, default=None,
+                   help="stop after this many epochs of this run (the schedule still spans --epochs)")
+    p.set_defaults(func=_train)
+
+    e = sub.add_parser("eval", help="evaluate a checkpoint, or an ensemble of checkpoints",
+                       description="Top-1/top-5/mean-class/per-class accuracy (and hand-intensive top-1). "
+                                   "With several checkpoints (e.g. J, B, JM, BM streams) their softmax "
+                                   "scores are summed with --weights.")
+    e.add_argument("ckpt", nargs="+", help="checkpoint(s) written by bharnet train")
+    e.add_argument("--ensemble", action="store_true", help="fuse several checkpoints (implied by >1)")
+    e.add_argument("--weights", type=float, nargs="+", help="one weight per checkpoint")
+    e.add_argument("--data", help="dataset file (default: the one recorded in the checkpoint)")
+    e.add_argument("--split", default="test")
+    e.add_argument("--out", default=None, help="folder for metrics.json and confusion.png")
+    e.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    e.set_defaults(func=_eval)
+
+
+def _train(args) -> int:
+    import pathlib
+
+    from .train import train
+
+    work = args.work_dir or str(pathlib.Path("work_dirs") / pathlib.Path(args.config).stem)
+    train(args.config, work, data=args.data, epochs=args.epochs, seed=args.seed, device=args.device,
+          resume=args.resume, stop_after=args.stop_after, variant=args.variant, threads=args.threads)
+    return 0
+
+
+def _eval(args) -> int:
+    import json
+
+    from .evaluate import evaluate_checkpoints, summary_line
+
+    if len(args.ckpt) > 1 and not args.ensemble:
+        args.ensemble = True
+    m = evaluate_checkpoints(args.ckpt, args.data, args.split, args.weights, args.device, args.out)
+    for mem in m.get("ensemble", {}).get("members", []):
+        print(f"  {mem['checkpoint']} ({mem['variant']}, {mem['stream']}): top1 {mem['top1']:.4f}")
+    print(summary_line(m))
+    print(json.dumps({k: m[k] for k in m if k not in ("confusion",)}, indent=1)
+          if args.out is None else f"-> {args.out}/metrics.json")
+    return 0

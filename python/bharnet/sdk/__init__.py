@@ -1,1 +1,20 @@
-"""(package initialised by the lead; owner fills it in)"""
+"""bharnet.sdk: the deployable, torch-free runtime.
+
+    from bharnet import sdk
+    rec = sdk.Recognizer()                 # embedded demo model (synthetic data, see README)
+    for r in rec.run(frames): print(r.label, r.score)
+
+Importing this package imports no torch and no onnx; onnxruntime is loaded only when a
+Recognizer picks that backend.
+"""
+from __future__ import annotations
+
+from ..backends.base import BackendUnavailable
+from .adapters import holistic_to_rows, split_rows
+from .model import default_model_path, load_model
+from .recognizer import DEFAULT_STRIDE, Recognizer
+from .results import Recognition
+from .tracks import TimestampError
+
+__all__ = ["Recognizer", "Recognition", "TimestampError", "BackendUnavailable", "default_model_path", "load_model",
+           "holistic_to_rows", "split_rows", "DEFAULT_STRIDE"]

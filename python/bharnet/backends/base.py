@@ -1,0 +1,87 @@
+"""The backend protocol and the factory that picks one by name (or "auto")."""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """Runs one model: batched named float32 inputs in, named outputs out (numpy both ways)."""
+
+    name: str
+    # False where concurrent run() calls on one instance are unsafe (the SDK then serialises them)
+    thread_safe: bool
+
+    def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]: ...
+
+
+class BackendUnavailable(RuntimeError):
+    """The requested backend cannot run here (package missing, no GPU, ...)."""
+
+
+# name -> (module, class, the import that must succeed for it to be usable)
+BACKENDS: dict[str, tuple[str, str, str]] = {
+    "onnxruntime": ("bharnet.backends.onnxruntime", "OnnxRuntimeBackend", "onnxruntime"),
+    "tensorrt": ("bharnet.backends.tensorrt", "TensorRTBackend", "tensorrt"),
+    "torch": ("bharnet.backends.torch_backend", "TorchBackend", "torch"),
+}
+# "auto": TensorRT only pays off on a GPU; onnxruntime is the portable CPU default; torch is a
+# fallback for development installs (it needs the training code).
+AUTO_ORDER = ("tensorrt", "onnxruntime", "torch")
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _wants_gpu(device: str | None) -> bool:
+    return device is not None and str(device).startswith("cuda")
+
+
+def available_backends() -> list[str]:
+    """Backends whose runtime package is installed (it may still refuse a given model/device)."""
+    return [n for n, (mod, _, dep) in BACKENDS.items() if _importable(dep) and _importable(mod)]
+
+
+def _load(name: str, bundle, device: str | None) -> Backend:
+    mod_name, cls_name, dep = BACKENDS[name]
+    if not _importable(dep):
+        extra = {"tensorrt": "[trt]", "torch": "[train]"}.get(name, "")
+        raise BackendUnavailable(
+            f"backend {name!r} needs the {dep!r} package, which is not installed"
+            + (f" (pip install 'bharnet{extra}')" if extra else ""))
+    try:
+        mod = importlib.import_module(mod_name)
+    except ModuleNotFoundError as e:
+        raise BackendUnavailable(f"backend {name!r} is not part of this install ({e})") from None
+    return getattr(mod, cls_name)(bundle, device=device)
+
+
+def get_backend(name: str, bundle, device: str | None = None) -> Backend:
+    """A backend instance for `bundle` (a bharnet.bundle.Bundle or an object with the same API).
+
+    name: "auto" | "onnxruntime" | "tensorrt" | "torch". "auto" tries TensorRT only when a CUDA
+    device is asked for, then onnxruntime, then torch; it raises BackendUnavailable listing why
+    each one failed.
+    """
+    if isinstance(name, str) and name == "auto":
+        errors = []
+        for cand in AUTO_ORDER:
+            if cand == "tensorrt" and not _wants_gpu(device):
+                continue
+            try:
+                return _load(cand, bundle, device)
+            except BackendUnavailable as e:
+                errors.append(f"{cand}: {e}")
+        raise BackendUnavailable("no backend can run this model here: " + "; ".join(errors))
+    if name not in BACKENDS:
+        raise BackendUnavailable(f"unknown backend {name!r}; choose auto or one of "
+                                 f"{', '.join(BACKENDS)}")
+    return _load(name, bundle, device)

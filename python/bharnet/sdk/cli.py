@@ -1,0 +1,97 @@
+"""`bharnet run` and `bharnet demo`. Only argparse at import time: everything else is lazy."""
+from __future__ import annotations
+
+import json
+import pathlib
+import sys
+
+
+def register(sub) -> None:
+    p = sub.add_parser("run", help="recognize actions in a keypoint file or a video (JSON lines)",
+                       description="Recognitions as one JSON object per line.")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--keypoints", type=pathlib.Path, help=".npy of [T,V,C] or [M,T,V,C] rows")
+    src.add_argument("--video", type=pathlib.Path,
+                     help="a video; keypoints by MediaPipe Holistic (needs the [video] extra)")
+    p.add_argument("--model", default=None, help="a .bharnet bundle (default: the embedded demo model)")
+    p.add_argument("--layout", default=None,
+                   help="layout of the keypoints (default: the model's; mediapipe_holistic for --video)")
+    p.add_argument("--fps", type=float, default=None, help="frame rate (default: the video's, or 30)")
+    p.add_argument("--window", type=int, default=None)
+    p.add_argument("--stride", type=int, default=None)
+    p.add_argument("--backend", default="auto")
+    p.add_argument("--device", default=None)
+    p.add_argument("--clip", action="store_true", help="one recognition over the whole input")
+    p.add_argument("--out", type=pathlib.Path, default=None, help="write JSON lines here, not stdout")
+    p.add_argument("--save-keypoints", type=pathlib.Path, default=None,
+                   help="with --video: also save the extracted [T,75,4] keypoints (.npy)")
+    p.add_argument("--render", type=pathlib.Path, default=None,
+                   help="with --video: write a copy with the skeleton and the labels drawn")
+    p.set_defaults(func=cmd_run)
+
+    d = sub.add_parser("demo", help="the embedded model on a synthetic stream and a real one")
+    d.add_argument("--model", default=None)
+    d.add_argument("--backend", default="auto")
+    d.add_argument("--stream", type=pathlib.Path, default=None,
+                   help="a real [T,75,4] MediaPipe Holistic .npy (default: shared/data/streams)")
+    d.add_argument("--actions", type=int, default=10, help="actions in the synthetic stream")
+    d.add_argument("--seed", type=int, default=1)
+    d.add_argument("--plot", type=pathlib.Path, default=pathlib.Path("demo_timeline.png"),
+                   help="timeline PNG of predicted vs true labels (needs matplotlib)")
+    d.add_argument("--quiet", action="store_true", help="summary only, no per-window lines")
+    d.set_defaults(func=cmd_demo)
+
+
+def _frames(kp):
+    """[T,V,C] -> frames [V,C]; [M,T,V,C] -> frames [M,V,C]."""
+    return list(kp) if kp.ndim == 3 else list(kp.transpose(1, 0, 2, 3))
+
+
+def cmd_run(args) -> int:
+    import numpy as np
+
+    from . import Recognizer
+
+    fps = args.fps
+    layout = args.layout
+    if args.video is not None:
+        from .video import extract_holistic
+
+        kp, vfps = extract_holistic(args.video, progress=True)
+        fps = fps or vfps
+        layout = layout or "mediapipe_holistic"
+        if args.save_keypoints:
+            np.save(args.save_keypoints, kp)
+    else:
+        if args.render:
+            raise ValueError("--render needs --video")
+        kp = np.load(args.keypoints, allow_pickle=False)
+        if kp.ndim not in (3, 4):
+            raise ValueError(f"{args.keypoints}: expected [T,V,C] or [M,T,V,C], got {kp.shape}")
+    fps = fps or 30.0
+    rec = Recognizer(args.model, backend=args.backend, layout=layout, window=args.window,
+                     stride=args.stride, device=args.device, fps=fps)
+    results = [rec.run(kp, fps=fps)] if args.clip else rec.run(_frames(kp), fps=fps)
+    out = open(args.out, "w") if args.out else sys.stdout
+    kept = []
+    try:
+        for r in results:
+            out.write(json.dumps(r.to_dict()) + "\n")
+            out.flush()
+            kept.append(r)
+    finally:
+        if args.out:
+            out.close()
+    if args.render:
+        from .video import render
+
+        render(args.video, kp, kept, args.render, fps=fps)
+        print(f"rendered {args.render}", file=sys.stderr)
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from .demo import run_demo
+
+    return run_demo(model=args.model, backend=args.backend, stream=args.stream,
+                    actions=args.actions, seed=args.seed, plot=args.plot, quiet=args.quiet)

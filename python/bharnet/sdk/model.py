@@ -1,0 +1,28 @@
+"""Finding and opening the model: a bundle path, an opened bundle, or the embedded default."""
+from __future__ import annotations
+
+import pathlib
+
+DEFAULT_MODEL_NAME = "default.bharnet"
+
+
+def default_model_path() -> pathlib.Path:
+    """Where the embedded demo bundle lives inside the installed package."""
+    return pathlib.Path(__file__).resolve().parent / "default_model" / DEFAULT_MODEL_NAME
+
+
+def load_model(model=None):
+    """None -> the embedded default bundle; a path -> open_bundle(path); an object with
+    `.metadata` (an opened Bundle, or a stand-in with the same API) is used as is."""
+    from ..bundle import open_bundle
+
+    if model is None:
+        path = default_model_path()
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"no embedded default model in this install ({path} is missing); build it with "
+                f"`python -m bharnet.sdk.make_default_model` or pass a bundle path")
+        return open_bundle(path)
+    if hasattr(model, "metadata"):
+        return model
+    return open_bundle(model)

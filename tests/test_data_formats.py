@@ -80,3 +80,48 @@ def test_npz_validation(tmp_path):
     with pytest.raises(ValueError, match="unknown dataset extension"):
         (tmp_path / "x.csv").write_text("")
         load(tmp_path / "x.csv")
+
+
+def test_data_package_never_imports_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys, bharnet.data, bharnet.data.cli, bharnet.data.synth, bharnet.data.ntu, "
+            "bharnet.data.pkummd, bharnet.data.nwucla, bharnet.data.wholebody, "
+            "bharnet.data.torch_dataset; assert 'torch' not in sys.modules, 'torch imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_torch_wrapper_with_dataloader():
+    torch = pytest.importorskip("torch")
+    from bharnet.data import InputSpec, synth
+    from bharnet.data.torch_dataset import TorchSkeletonDataset
+
+    ds = synth.generate(classes=["wave_hand", "raise_hand_fist"], clips_per_class=4, seed=0)
+    spec = InputSpec(window=16)
+    tr = TorchSkeletonDataset(ds, "train", spec, train=True, seed=1)
+    x, y = tr[0]
+    assert x["hand"].shape == (3, 16, 21, 2) and isinstance(y, int)
+    again, _ = tr[0]
+    assert torch.equal(x["body"], again["body"])            # seeded by (seed, epoch, index)
+    tr.set_epoch(1)
+    assert not torch.equal(x["body"], tr[0][0]["body"])
+    te = TorchSkeletonDataset(ds, "test", spec, num_clips=3)
+    batch, labels = next(iter(torch.utils.data.DataLoader(te, batch_size=2)))
+    assert batch["body"].shape == (2, 3, 3, 16, 17, 1) and labels.shape == (2,)
+
+
+def test_cli_synth_convert_info(tmp_path, capsys):
+    from bharnet.cli import main
+
+    out = tmp_path / "s.pkl"
+    assert main(["data", "synth", "--out", str(out), "--classes", "wave_hand", "clap_hands",
+                 "--clips-per-class", "4", "--seed", "3"]) == 0
+    assert main(["data", "convert", str(out), str(tmp_path / "s.npz")]) == 0
+    assert main(["data", "info", str(tmp_path / "s.npz")]) == 0
+    text = capsys.readouterr().out
+    assert "8 clips" in text and "clap_hands: 4" in text
+    assert main(["data", "synth", "--out", str(tmp_path / "st.npz"), "--stream", "2"]) == 0
+    with np.load(tmp_path / "st.npz", allow_pickle=False) as z:
+        assert z["keypoints"].shape[1:] == (133, 3) and len(z["timeline_class"]) == 2
+    assert main(["data", "info", str(tmp_path / "nope.npz")]) == 2     # clean error, no traceback

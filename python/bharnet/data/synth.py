@@ -241,6 +241,11 @@ def _action(cls: str, t: int, p: Person, rng: np.random.Generator) -> dict:
         kick = e[:, None] * np.array([-0.25, -0.3]) * H
     else:
         raise ValueError(f"synthetic class {cls!r} unknown; known: {DEFAULT_CLASSES}")
+    # individual style: how far each finger flexes, how the wrist is rolled
+    fr = fr + rng.normal(0, 0.08, 5)
+    fl = fl + rng.normal(0, 0.08, 5)
+    dr = dr + rng.normal(0, 0.15)
+    dl = dl + rng.normal(0, 0.15)
     return dict(tr=tr, tl=tl, drop=drop, kick=kick, dr=dr, dl=dl, chr_r=chr_r, chr_l=chr_l,
                 fr=np.clip(fr, 0, 1.2), ar=ar, sr=sr, fl=np.clip(fl, 0, 1.2), al=al, sl=sl)
 
@@ -305,6 +310,8 @@ def _detector(kp: np.ndarray, p: Person, rng: np.random.Generator,
     t = kp.shape[0]
     H = p.height
     kp = kp + rng.normal(0, p.noise * H, kp.shape)
+    # hand detectors are noisier relative to the hand's few-pixel size than body detectors
+    kp[:, 91:] += rng.normal(0, p.noise * H * 0.7, kp[:, 91:].shape)
     score = np.empty((t, 133))
     score[:, :23] = np.clip(rng.normal(0.88, 0.06, (t, 23)), 0.35, 1.0)
     score[:, 23:91] = np.clip(rng.normal(0.8, 0.08, (t, 68)), 0.3, 1.0)

@@ -72,8 +72,7 @@ def _noise_scale(a: Adapted, spec: InputSpec) -> float:
     if a.body is not None:
         return body_stats(a.body, a.body_score > 0, spec.body_layout)[1]
     if a.joints is not None:
-        part = np.asarray(get_layout(UNIFIED_LAYOUT).part("body"))
-        return body_stats(a.joints, a.joints_score > 0, UNIFIED_LAYOUT, part)[1]
+        return body_stats(a.joints, a.joints_score > 0, UNIFIED_LAYOUT)[1]
     _, hsc = hand_stats(a.hand, a.hand_score > 0)
     return float(np.median(hsc))
 

@@ -16,9 +16,11 @@ Missing joints stay exactly zero. Scores are not touched.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
-from ..layouts import HAND21, get_layout
+from ..layouts import get_layout
 from .adapt import Adapted
 from .spec import UNIFIED_LAYOUT, InputSpec
 
@@ -28,7 +30,8 @@ _EPS = 1e-6
 
 NORMALISATION = {
     "version": "bharnet-norm-1",
-    "body": "centre=median of present body joints over clip; scale=median present bone length",
+    "body": "centre=median of present body joints over clip (all persons); "
+            "scale=median present bone length (the layout's body part only)",
     "hand": "per-frame wrist centre; scale=mean wrist-MCP distance over clip; left hand x mirrored",
     "unified": "body centre and scale applied to all joints",
     "hand_present_min_joints": HAND_MIN_JOINTS,
@@ -56,47 +59,54 @@ def bone_arrays(layout_name: str) -> tuple[np.ndarray, np.ndarray]:
     return pairs[:, 0], pairs[:, 1]
 
 
-def body_stats(x: np.ndarray, present: np.ndarray, layout_name: str,
-               part: np.ndarray | None = None) -> tuple[np.ndarray, float]:
-    """Robust (centre [C], scale) of a body [M,T,V,C] over its present joints.
+@lru_cache(maxsize=64)
+def _stats_plan(layout_name: str) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """(joint mask of the body part or None for all, bone children, bone parents) for body stats.
 
-    `part` restricts the statistics to some joints (the body part of the unified layout).
+    Layouts with more than a body (unified, a whole-body layout used as a body graph) take their
+    centre and scale from the "body" part only, so small hand bones do not shrink the scale.
     """
+    lay = get_layout(layout_name)
     child, parent = bone_arrays(layout_name)
-    if part is not None:
-        keep = np.isin(child, part) & np.isin(parent, part)
-        child, parent = child[keep], parent[keep]
-        sub = np.zeros(present.shape[-1], bool)
-        sub[part] = True
-        pts = x[present & sub]
-    else:
-        pts = x[present]
+    real = child != parent
+    if lay.has_part("body") and len(lay.part("body")) < lay.num_joints:
+        sub = np.zeros(lay.num_joints, bool)
+        sub[list(lay.part("body"))] = True
+        keep = real & sub[child] & sub[parent]
+        return sub, child[keep], parent[keep]
+    return None, child[real], parent[real]
+
+
+def body_stats(x: np.ndarray, present: np.ndarray, layout_name: str) -> tuple[np.ndarray, float]:
+    """Robust (centre [C], scale) of a body [M,T,V,C] over its present (body-part) joints."""
+    sub, child, parent = _stats_plan(layout_name)
+    pts = x[present & sub] if sub is not None else x[present]
     if pts.shape[0] == 0:
         return np.zeros(x.shape[-1], np.float32), 1.0
     centre = np.median(pts, axis=0)
-    both = present[..., child] & present[..., parent] & (child != parent)
+    both = present[..., child] & present[..., parent]
     lengths = norm(x[..., child, :] - x[..., parent, :])[both]
     scale = float(np.median(lengths)) if lengths.size else 0.0
     if scale < _EPS:  # no usable bone: fall back to the spread of the points
-        scale = float(np.sqrt(((pts - centre) ** 2).sum(-1).mean()))
+        scale = float(np.sqrt((norm(pts - centre) ** 2).mean()))
     return centre.astype(np.float32), (scale if scale > _EPS else 1.0)
 
 
 def hand_stats(h: np.ndarray, present: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-frame centre [M,2,T,1,C] and per-instance scale [M,2,1,1,1] of hands [M,2,T,21,C]."""
-    p = present[..., None].astype(np.float32)
-    count = p.sum(-2, keepdims=True)
-    mean = (h * p).sum(-2, keepdims=True) / np.maximum(count, 1.0)
-    wrist_ok = present[..., :1, None]
-    centre = np.where(wrist_ok, h[..., :1, :], mean)
-    d = norm(h[..., _MCP, :] - h[..., :1, :])          # [M,2,T,4]
-    ok = (present[..., _MCP] & present[..., :1]).astype(np.float32)
+    centre = h[..., :1, :].copy()
+    no_wrist = ~present[..., 0] & present.any(-1)           # found hand whose wrist is missing
+    if no_wrist.any():  # use the mean of its present joints instead (rare: computed only then)
+        p = present[..., None].astype(np.float32)
+        mean = (h * p).sum(-2) / np.maximum(p.sum(-2), 1.0)
+        centre[no_wrist, 0] = mean[no_wrist]
+    d = norm(h[..., _MCP, :] - h[..., :1, :])              # [M,2,T,4]
+    ok = present[..., _MCP] & present[..., :1]
     n = ok.sum((-2, -1))
-    scale = (d * ok).sum((-2, -1)) / np.maximum(n, 1.0)
-    # fallback without a wrist: rms spread of present joints around the frame centre
-    spread = (norm(h - centre) ** 2 * present).sum((-2, -1)) / np.maximum(
-        present.sum((-2, -1)), 1)
-    scale = np.where(n > 0, scale, np.sqrt(spread))
+    scale = (d * ok).sum((-2, -1)) / np.maximum(n, 1)
+    if (n == 0).any():  # no wrist-MCP pair all clip: rms spread around the frame centres
+        spread = (norm(h - centre) ** 2 * present).sum((-2, -1)) / np.maximum(present.sum((-2, -1)), 1)
+        scale = np.where(n > 0, scale, np.sqrt(spread))
     scale = np.where(scale > _EPS, scale, 1.0)
     return centre, scale[..., None, None, None].astype(np.float32)
 
@@ -114,8 +124,7 @@ def normalise(a: Adapted, spec: InputSpec) -> np.ndarray | None:
         a.body = np.where(present[..., None], (a.body - c) / s, np.float32(0)).astype(np.float32)
     if a.joints is not None:
         present = a.joints_score > 0
-        body_part = np.asarray(get_layout(UNIFIED_LAYOUT).part("body"))
-        c, s = body_stats(a.joints, present, UNIFIED_LAYOUT, part=body_part)
+        c, s = body_stats(a.joints, present, UNIFIED_LAYOUT)
         a.joints = np.where(present[..., None], (a.joints - c) / s, np.float32(0)).astype(np.float32)
     if a.hand is None:
         return None
@@ -128,5 +137,3 @@ def normalise(a: Adapted, spec: InputSpec) -> np.ndarray | None:
     a.hand = h.astype(np.float32)
     return mask
 
-
-assert HAND21.num_joints == 21

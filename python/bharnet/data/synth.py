@@ -115,9 +115,6 @@ def hand_points(wrist, d_ang, chir, flex, abd, spread, length) -> np.ndarray:
     out = np.zeros((t, 21, 2))
     out[:, 0] = wrist
 
-    def place(a_b):  # hand-frame (along d, along n) -> image offsets
-        return a_b[..., 0:1] * d[:, None] + a_b[..., 1:2] * n[:, None] if a_b.ndim == 3 else None
-
     # four fingers
     for f in range(4):
         base = wrist + (_MCP[f, 0] * d + _MCP[f, 1] * n) * length

@@ -45,6 +45,8 @@ def test_spec_validation_names_the_problem():
 def test_hands_needed_but_source_has_none():
     with pytest.raises(ValueError, match="jhmdb15"):
         prepare(np.ones((1, 64, 15, 2)), None, "jhmdb15", InputSpec())
+    with pytest.raises(ValueError, match="ntu25.*no left_hand/right_hand"):
+        prepare(np.ones((1, 64, 25, 3)), None, "ntu25", InputSpec(unified=True, coords=3))
     out = prepare(np.random.rand(1, 64, 15, 2), None, "jhmdb15",
                   InputSpec(body_layout="jhmdb15", hands=False))
     assert out["body"].shape == (3, 64, 15, 1)

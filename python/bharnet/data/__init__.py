@@ -6,9 +6,10 @@ torch Dataset wrapper lives in `bharnet.data.torch_dataset` and imports torch la
 from __future__ import annotations
 
 from .spec import InputSpec
+from .dataset import Clip, Dataset, SkeletonDataset, load, save
 from .pipeline import (NORMALISATION, Augment, adapt, collate, normalisation_metadata, prepare,
                        prepare_clip)
 from .sampling import sample_indices, take_frames
 
-__all__ = ["InputSpec", "NORMALISATION", "Augment", "adapt", "prepare", "prepare_clip", "collate",
+__all__ = ["InputSpec", "Clip", "Dataset", "SkeletonDataset", "load", "save", "NORMALISATION", "Augment", "adapt", "prepare", "prepare_clip", "collate",
            "normalisation_metadata", "sample_indices", "take_frames"]

@@ -125,3 +125,5 @@ def test_cli_synth_convert_info(tmp_path, capsys):
     with np.load(tmp_path / "st.npz", allow_pickle=False) as z:
         assert z["keypoints"].shape[1:] == (133, 3) and len(z["timeline_class"]) == 2
     assert main(["data", "info", str(tmp_path / "nope.npz")]) == 2     # clean error, no traceback
+    assert main(["data", "bench", "--repeats", "3", "--window", "16", "--json"]) == 0
+    assert '"min_us"' in capsys.readouterr().out

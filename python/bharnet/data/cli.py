@@ -53,6 +53,13 @@ def register(sub) -> None:
     u.add_argument("--out", required=True)
     u.set_defaults(func=_ucla)
 
+    b = dsub.add_parser("bench", help="time prepare() per window (coco_wholebody input)")
+    b.add_argument("--window", type=int, default=64)
+    b.add_argument("--persons", type=int, default=1)
+    b.add_argument("--repeats", type=int, default=2000)
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(func=_bench)
+
     w = dsub.add_parser("keypoints", help="cut a keypoint array (.npy: MediaPipe Holistic [T,75,4] or "
                                           "COCO-WholeBody [T,133,2|3] / [M,T,133,3]) into labelled windows")
     w.add_argument("arrays", nargs="+", help=".npy files; label from --label or the parent folder name")
@@ -145,4 +152,20 @@ def _keypoints(args) -> int:
 
     _save(dataset_from_arrays(args.arrays, label=args.label, window=args.window,
                               stride=args.stride), args.out)
+    return 0
+
+
+def _bench(args) -> int:
+    import json
+
+    from .bench import run
+
+    res = run(args.window, args.persons, args.repeats)
+    if args.json:
+        print(json.dumps(res, indent=2))
+    else:
+        print(f"prepare() per window, T={args.window}, M={args.persons}, coco_wholebody input:")
+        for k, v in res.items():
+            print(f"  {k:>16}: min {v['min_us']:.0f} us, median {v['p50_us']:.0f} us, "
+                  f"p90 {v['p90_us']:.0f} us")
     return 0

@@ -72,7 +72,8 @@ class Person:
     @classmethod
     def random(cls, rng: np.random.Generator) -> "Person":
         h = rng.uniform(180, 480)
-        return cls(h, rng.uniform(0.25, 0.75) * IMAGE_W, min(rng.uniform(0.78, 0.97) * IMAGE_H, h * 1.05 + 60),
+        ground = float(np.clip(rng.uniform(0.78, 0.97) * IMAGE_H, h * 1.08, IMAGE_H))  # head in view
+        return cls(h, rng.uniform(0.25, 0.75) * IMAGE_W, ground,
                    rng.uniform(0.93, 1.07), rng.uniform(0.93, 1.07), bool(rng.random() < 0.25),
                    rng.uniform(0.002, 0.006), rng.uniform(0.55, 0.92))
 

@@ -1,0 +1,59 @@
+"""Access to the compiled extension bharnet._C for the torch ops (pointer entry points)."""
+from __future__ import annotations
+
+import torch
+
+try:
+    from bharnet import _C
+except ImportError:  # source checkout without a build: the ops fall back to the references
+    _C = None
+
+NATIVE_DTYPES = (torch.float32, torch.float64)
+
+
+def has(entry_point: str) -> bool:
+    return _C is not None and hasattr(_C, entry_point)
+
+
+def cuda_built() -> bool:
+    return _C is not None and bool(_C.build_info.get("cuda", False))
+
+
+def supports(device: torch.device | str, entry_point: str) -> bool:
+    """Whether the native kernel behind `entry_point` can run on `device`."""
+    kind = torch.device(device).type
+    if not has(entry_point):
+        return False
+    if kind == "cpu":
+        return True
+    return kind == "cuda" and cuda_built()
+
+
+def dtype_name(t: torch.Tensor) -> str:
+    return str(t.dtype).removeprefix("torch.")
+
+
+def ptr(t: torch.Tensor | None) -> int:
+    return 0 if t is None else t.data_ptr()
+
+
+def sync_threads() -> None:
+    """Use torch's intra-op thread count for the kernels too, so both sides are compared fairly."""
+    n = torch.get_num_threads()
+    if _C.get_num_threads() != n:
+        _C.set_num_threads(n)
+
+
+def launch_args(device: torch.device, workspace_bytes: int) -> dict:
+    """Workspace and stream for a CUDA launch (empty for CPU)."""
+    if device.type != "cuda":
+        sync_threads()
+        return {}
+    ws = torch.empty(max(workspace_bytes, 1), dtype=torch.uint8, device=device)
+    return {"workspace": ws.data_ptr(), "stream": torch.cuda.current_stream(device).cuda_stream,
+            "_keepalive": ws}
+
+
+def call(fn, *args, **kw):
+    kw.pop("_keepalive", None)
+    return fn(*args, **kw)

@@ -69,6 +69,22 @@ def test_ntu_reader_and_noise_filter(tmp_path):
     np.testing.assert_array_equal(k2[0], kp[0])
 
 
+def test_ntu_reidentified_actor_is_joined():
+    rng = np.random.default_rng(1)
+    kp = np.zeros((3, 30, 25, 3), np.float32)
+    sc = np.zeros((3, 30, 25), np.float32)
+    for b, frames in enumerate((slice(0, 14), slice(14, 30), slice(0, 30))):
+        moving = 1.0 if b == 2 else 0.1                              # body 2 is the busiest
+        kp[b, frames] = [_body(rng, moving=moving, t=t) for t in range(30)][frames]
+        sc[b, frames] = 1.0
+    out, osc = ntu.select_bodies(kp, sc, max_persons=2)
+    assert out.shape[0] == 2
+    np.testing.assert_array_equal(out[0], kp[2])                   # most active first
+    assert (osc[1] > 0).all()                                      # ids 0 and 1 joined: full track
+    np.testing.assert_array_equal(out[1, :14], kp[0, :14])
+    np.testing.assert_array_equal(out[1, 14:], kp[1, 14:])
+
+
 def test_ntu_converter_splits_classes(tmp_path):
     d = _ntu_dir(tmp_path)
     ds = ntu.convert_ntu(d, benchmark="xsub", verbose=False)   # A069 present -> ntu120

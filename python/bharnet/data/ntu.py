@@ -129,7 +129,7 @@ def read_skeleton(path) -> tuple[np.ndarray, np.ndarray, list[str]]:
 
 def select_bodies(kp: np.ndarray, sc: np.ndarray, max_persons: int = 2, min_frames: int = 11,
                   max_spread_ratio: float = 0.8) -> tuple[np.ndarray, np.ndarray]:
-    """Drop noisy bodies, keep the `max_persons` most active ones (most active first).
+    """Drop noisy bodies, join re-identified ones, keep the `max_persons` most active (first).
 
     Noise rules (applied only while more than one body is left): a body seen in fewer than
     `min_frames` frames; a body wider than `max_spread_ratio` x its height in most of its frames
@@ -156,8 +156,21 @@ def select_bodies(kp: np.ndarray, sc: np.ndarray, max_persons: int = 2, min_fram
     n = np.maximum(p.sum(1), 1)
     mean = (kp[idx] * p).sum(1) / n
     var = (((kp[idx] - mean[:, None]) ** 2) * p).sum(1) / n         # [b, 25, 3]
-    order = idx[np.argsort(-var.sum((1, 2)), kind="stable")][:max_persons]
-    return kp[order], sc[order]
+    order = idx[np.argsort(-var.sum((1, 2)), kind="stable")]
+    kp, sc, present = kp[order], sc[order], present[order]
+    # Kinect re-identifies a lost actor under a new id: join bodies that never co-occur into one
+    # track (most active first), so a single actor is one person, not two half-empty ones.
+    tracks: list[int] = []
+    for b in range(len(order)):
+        host = next((t for t in tracks if not (present[t] & present[b]).any()), None)
+        if host is None:
+            tracks.append(b)
+        else:
+            kp[host, present[b]] = kp[b, present[b]]
+            sc[host, present[b]] = sc[b, present[b]]
+            present[host] |= present[b]
+    tracks = tracks[:max_persons]
+    return kp[tracks], sc[tracks]
 
 
 def load_missing(dataset: str = "ntu60", path=None) -> set[str]:

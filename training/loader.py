@@ -12,8 +12,6 @@ and a distributed run reproduce a single-process run exactly, without saving loa
 """
 from __future__ import annotations
 
-import pathlib
-import pickle
 from dataclasses import dataclass, field, fields
 
 import numpy as np
@@ -23,88 +21,39 @@ from bharnet.layouts import get_layout
 
 
 @dataclass
-class Clip:
-    keypoint: np.ndarray          # [M, T, V, C]
-    score: np.ndarray | None      # [M, T, V]
-    label: int
-    name: str = ""
-
-
-@dataclass
 class SkeletonData:
-    """A dataset file's contents: clips by split plus the metadata training needs."""
-    splits: dict[str, list[Clip]]
+    """A dataset file's clips by split plus the metadata training needs (a view of the data area's
+    SkeletonDataset, so that training code indexes splits directly)."""
+    splits: dict[str, list]       # split name -> [bharnet.data.dataset.Clip]
     classes: list[str]
     layout: str
     hand_intensive: list[int] = field(default_factory=list)
     source: str = ""
 
-    def split(self, name: str) -> list[Clip]:
+    def split(self, name: str) -> list:
         if name not in self.splits:
             raise ValueError(f"{self.source}: no split {name!r}; available: {sorted(self.splits)}")
         return self.splits[name]
 
 
-# ---- reading -------------------------------------------------------------------------------
+def _ntu_hand_intensive(classes: list[str]) -> list[int]:
+    """NTU files converted before hand-intensive lists existed: use the data area's shipped lists."""
+    from bharnet.data import ntu
 
-def _class_indices(names_or_idx, classes: list[str]) -> list[int]:
-    out = []
-    for c in names_or_idx or []:
-        out.append(classes.index(c) if isinstance(c, str) else int(c))
-    return sorted(set(out))
-
-
-def _from_pyskl(d: dict, source: str, layout: str | None) -> SkeletonData:
-    """The PYSKL annotation convention (plus optional classes / layout / hand_intensive keys)."""
-    if not isinstance(d, dict) or "annotations" not in d:
-        raise ValueError(f"{source}: not a PYSKL-style dataset (a dict with 'annotations')")
-    by_name = {}
-    for a in d["annotations"]:
-        kp = np.asarray(a["keypoint"], np.float32)
-        sc = a.get("keypoint_score")
-        by_name[a["frame_dir"]] = Clip(kp, None if sc is None else np.asarray(sc, np.float32),
-                                       int(a["label"]), a["frame_dir"])
-    split = d.get("split") or {"all": list(by_name)}
-    splits = {k: [by_name[n] for n in names if n in by_name] for k, names in split.items()}
-    n_cls = 1 + max(c.label for c in by_name.values())
-    classes = list(d.get("classes") or [str(i) for i in range(n_cls)])
-    lay = layout or d.get("layout")
-    if not lay:
-        raise ValueError(f"{source}: the file names no layout; give data.layout in the config")
-    get_layout(lay)  # fail early on an unknown layout name
-    return SkeletonData(splits, classes, lay, _class_indices(d.get("hand_intensive"), classes), source)
+    key = {60: "ntu60", 120: "ntu120"}.get(len(classes))
+    return [i for i, _ in ntu.hand_intensive(key)] if key else []
 
 
 def read_dataset(path, layout: str | None = None) -> SkeletonData:
-    """Read a dataset file (.pkl in the PYSKL convention or the data area's formats).
+    """Read a dataset file (.npz or PYSKL .pkl) with the data area's reader."""
+    from bharnet.data import dataset
 
-    The data area's reader is preferred where it exists; the PYSKL pickle fallback here is only an
-    adapter until/unless that reader covers a format.
-    """
-    p = pathlib.Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"dataset not found: {p}")
-    try:
-        from bharnet.data import readers  # the data area's readers (safe .npz, PYSKL pickles)
-    except ImportError:
-        readers = None
-    if readers is not None and hasattr(readers, "load_dataset"):
-        return _from_reader(readers.load_dataset(p), str(p), layout)
-    if p.suffix != ".pkl":
-        raise ValueError(f"{p}: unsupported dataset format {p.suffix!r} (expected .pkl)")
-    with open(p, "rb") as f:
-        d = pickle.load(f)  # noqa: S301 - a local dataset file the user pointed us at
-    return _from_pyskl(d, str(p), layout)
-
-
-def _from_reader(ds, source: str, layout: str | None) -> SkeletonData:
-    """Adapt the data area's dataset container (duck-typed: PYSKL-like dict or attributes)."""
-    if isinstance(ds, dict):
-        return _from_pyskl(ds, source, layout)
-    to_dict = getattr(ds, "to_pyskl", None) or getattr(ds, "to_dict", None)
-    if to_dict is not None:
-        return _from_pyskl(to_dict(), source, layout)
-    raise ValueError(f"{source}: unrecognised dataset container {type(ds).__name__}")
+    ds = dataset.load(path, layout)
+    hand = list(ds.hand_intensive)
+    if not hand and ds.layout == "ntu25":
+        hand = _ntu_hand_intensive(ds.classes)
+    splits = {name: ds.subset(name) for name in ds.splits} or {"all": list(ds.clips)}
+    return SkeletonData(splits, list(ds.classes), ds.layout, hand, str(path))
 
 
 # ---- validation ------------------------------------------------------------------------------
@@ -168,7 +117,7 @@ def mirror(keypoint: np.ndarray, score: np.ndarray | None, layout: str):
 class TrainSet:
     """Training clips, prepared (sampled + augmented) on access; deterministic given (seed, epoch)."""
 
-    def __init__(self, clips: list[Clip], layout: str, spec: InputSpec, augment: AugmentOptions,
+    def __init__(self, clips: list, layout: str, spec: InputSpec, augment: AugmentOptions,
                  sample_mode: str = "uniform", seed: int = 0):
         self.clips, self.layout, self.spec = clips, layout, spec
         self.augment, self.mode, self.seed, self.epoch = augment, sample_mode, seed, 0
@@ -190,7 +139,7 @@ class TrainSet:
         return {k: v[0] for k, v in x.items()}, c.label
 
 
-def prepare_test(clips: list[Clip], layout: str, spec: InputSpec, num_clips: int = 1,
+def prepare_test(clips: list, layout: str, spec: InputSpec, num_clips: int = 1,
                  sample_mode: str = "uniform") -> tuple[dict, np.ndarray]:
     """Deterministic test inputs, each array [N, K, ...] (K test clips per sample), and labels."""
     per = [prepare_clip(c.keypoint, c.score, layout, spec, train=False, num_clips=num_clips,

@@ -129,16 +129,26 @@ def apply_overrides(cfg: dict, data=None, epochs=None, seed=None, variant=None) 
 
 def train(config, work_dir, data=None, epochs=None, seed=None, device: str = "cpu",
           resume: bool = False, stop_after: int | None = None, variant: str | None = None,
-          threads: int | None = None, quiet: bool = False) -> dict:
+          threads: int | None = None, quiet: bool = False, on_end=None) -> dict:
     """Train a config; returns the final metrics (rank 0) or {} (other ranks).
 
     stop_after: leave after this many epochs *of this run's schedule* (the cosine still spans
     train.epochs), which is how a run is split into pieces that resume into the same result.
+    on_end(model, rank): called on every rank with the trained (unwrapped) model.
     """
     cfg = apply_overrides(load_config(config), data, epochs, seed, variant)
     if device == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device cuda but no CUDA device is available")
+    own_group = not dist.is_initialized()
     rank, world, local = dist_setup(device)
+    try:
+        return _run(cfg, work_dir, device, rank, world, local, resume, stop_after, threads, quiet, on_end)
+    finally:
+        if world > 1 and own_group and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def _run(cfg, work_dir, device, rank, world, local, resume, stop_after, threads, quiet, on_end):
     if threads:
         torch.set_num_threads(threads)
     dev = torch.device(f"cuda:{local}" if device == "cuda" else "cpu")
@@ -256,6 +266,11 @@ def train(config, work_dir, data=None, epochs=None, seed=None, device: str = "cp
         say(f"epoch {epoch + 1}/{total_epochs}  loss {rec['train_loss']:.4f}  train {rec['train_top1']:.3f}"
             + (f"  test {rec['test_top1']:.3f}" if "test_top1" in rec else "")
             + f"  lr {rec['lr']:.4g}  [{time.perf_counter() - t_train:.0f}s]")
+        if world > 1:
+            # DDP keeps parameters in sync but each rank's BatchNorm running statistics drift on
+            # its own shard after the last forward; take rank 0's so every rank holds one model
+            for b in model.buffers():
+                dist.broadcast(b, 0)
         if main:
             _save(last, model, opt, sched, scaler, cfg, ds, spec, epoch + 1, history)
         _barrier(world)
@@ -266,6 +281,8 @@ def train(config, work_dir, data=None, epochs=None, seed=None, device: str = "cp
         result = _finish(model, cfg, ds, spec, test_inputs, test_labels, history, work, dev, dtype,
                          {**timing, "train_s": train_s}, say)
     _barrier(world)
+    if on_end is not None:
+        on_end(model, rank)
     return result
 
 

@@ -95,7 +95,7 @@ def augment_adapted(a: Adapted, spec: InputSpec, aug: Augment, rng: np.random.Ge
             x += rng.normal(0, 1, x.shape).astype(np.float32) * sigma * (s > 0)[..., None]
     # 3. hand dropout (clip-long or a span) and frame drop
     h, hs, put = _hand_views(a)
-    t = spec.window if h is None else h.shape[2]
+    t = parts[0][0].shape[-3]
     if h is not None:
         m = h.shape[0]
         keep = np.ones((m, 2, t), bool)
@@ -110,8 +110,6 @@ def augment_adapted(a: Adapted, spec: InputSpec, aug: Augment, rng: np.random.Ge
         hs = hs * keep[..., None]
         put(np.where((hs > 0)[..., None], h, 0).astype(np.float32), hs.astype(np.float32))
     if aug.frame_drop_p > 0 and rng.random() < aug.frame_drop_p:
-        any_x = parts[0][0]
-        t = any_x.shape[-3]
         n_drop = max(1, int(round(aug.frame_drop_frac * t)))
         drop = rng.choice(t, size=min(n_drop, t), replace=False)
         for x, s in _parts(a):

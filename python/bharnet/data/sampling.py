@@ -42,8 +42,10 @@ def sample_indices(n: int, window: int, mode: str = "uniform", rng: np.random.Ge
         return _short(n, window, np.asarray(starts), short)
     if mode == "crop":
         span = n - window
-        starts = (rng.integers(0, span + 1, size=k) if rng is not None
-                  else np.round(np.linspace(0, span, k + 2)[1:-1] if k > 1 else [span / 2]).astype(int))
+        if rng is not None:
+            starts = rng.integers(0, span + 1, size=k)
+        else:  # one clip: the middle; several: evenly from the first to the last possible start
+            starts = np.round(np.linspace(0, span, k) if k > 1 else [span / 2]).astype(int)
         return np.asarray(starts)[:, None] + np.arange(window)[None, :]
     seg = n / window
     frac = rng.random((k, window)) if rng is not None else ((np.arange(k) + 0.5) / k)[:, None]

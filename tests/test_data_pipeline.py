@@ -226,3 +226,37 @@ def test_prepare_clip_any_length_and_pad_is_missing():
     assert tr["hand"].shape == (1, 3, 32, 21, 2)
     with pytest.raises(ValueError, match="window"):
         prepare(kp, sc, "coco_wholebody", spec)
+
+
+def test_fuzz_corrupted_inputs_always_finite_and_shaped():
+    rng = np.random.default_rng(123)
+    for case in range(40):
+        layout = ["coco_wholebody", "mediapipe_holistic"][case % 2]
+        v = get_layout(layout).num_joints
+        spec = InputSpec(window=12, stream=["j", "b", "jm", "bm"][case % 4],
+                         coords=int(rng.integers(2, 4)), num_person=int(rng.integers(1, 3)),
+                         unified=bool(case % 5 == 0), body=bool(case % 7 != 1),
+                         with_score=bool(case % 3))
+        m_in = int(rng.integers(1, 4))
+        kp = rng.normal(300, 100, size=(m_in, 12, v, 3)).astype(np.float32)
+        sc = rng.uniform(0, 1, size=(m_in, 12, v)).astype(np.float32)
+        for bad in (np.nan, np.inf, -np.inf, 0.0, 1e20):
+            kp[rng.random(kp.shape) < 0.05] = bad
+        sc[rng.random(sc.shape) < 0.05] = np.nan
+        if case % 6 == 0:
+            kp[:] = np.nan                                   # nothing at all
+        out = prepare(kp, None if case % 4 == 3 else sc, layout, spec,
+                      rng=rng, augment=bool(case % 2))
+        assert set(out) == set(spec.input_names)
+        for k, shape in spec.input_shapes().items():
+            assert out[k].shape == shape and np.isfinite(out[k]).all(), (case, k)
+            assert np.abs(out[k]).max() < 1e4, (case, k)
+
+
+def test_body_layout_with_hands_takes_scale_from_body_part(holistic_stream):
+    kp = holistic_stream[:64, :, :3]
+    body17 = prepare(kp, None, "mediapipe_holistic", InputSpec(coords=3, hands=False))["body"]
+    full = prepare(kp, None, "mediapipe_holistic",
+                   InputSpec(body_layout="mediapipe_holistic", coords=3, hands=False))["body"]
+    # the shared joints (shoulders, wrists) are normalised to a similar size either way
+    assert np.abs(full[:2, :, 11]).max() < 3 * np.abs(body17[:2, :, 5]).max()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import importlib.util
 from typing import Protocol, runtime_checkable
 
@@ -50,7 +51,7 @@ def available_backends() -> list[str]:
     return [n for n, (mod, _, dep) in BACKENDS.items() if _importable(dep) and _importable(mod)]
 
 
-def _load(name: str, bundle, device: str | None) -> Backend:
+def _load(name: str, bundle, device: str | None, threads: int | None = None) -> Backend:
     mod_name, cls_name, dep = BACKENDS[name]
     if not _importable(dep):
         extra = {"tensorrt": "[trt]", "torch": "[train]"}.get(name, "")
@@ -61,15 +62,19 @@ def _load(name: str, bundle, device: str | None) -> Backend:
         mod = importlib.import_module(mod_name)
     except ModuleNotFoundError as e:
         raise BackendUnavailable(f"backend {name!r} is not part of this install ({e})") from None
-    return getattr(mod, cls_name)(bundle, device=device)
+    cls = getattr(mod, cls_name)
+    if threads is not None and "threads" in inspect.signature(cls).parameters:
+        return cls(bundle, device=device, threads=threads)
+    return cls(bundle, device=device)
 
 
-def get_backend(name: str, bundle, device: str | None = None) -> Backend:
+def get_backend(name: str, bundle, device: str | None = None, threads: int | None = None
+                ) -> Backend:
     """A backend instance for `bundle` (a bharnet.bundle.Bundle or an object with the same API).
 
     name: "auto" | "onnxruntime" | "tensorrt" | "torch". "auto" tries TensorRT only when a CUDA
     device is asked for, then onnxruntime, then torch; it raises BackendUnavailable listing why
-    each one failed.
+    each one failed. threads: CPU threads for backends that take the option (None: theirs).
     """
     if isinstance(name, str) and name == "auto":
         errors = []
@@ -77,11 +82,11 @@ def get_backend(name: str, bundle, device: str | None = None) -> Backend:
             if cand == "tensorrt" and not _wants_gpu(device):
                 continue
             try:
-                return _load(cand, bundle, device)
+                return _load(cand, bundle, device, threads)
             except BackendUnavailable as e:
                 errors.append(f"{cand}: {e}")
         raise BackendUnavailable("no backend can run this model here: " + "; ".join(errors))
     if name not in BACKENDS:
         raise BackendUnavailable(f"unknown backend {name!r}; choose auto or one of "
                                  f"{', '.join(BACKENDS)}")
-    return _load(name, bundle, device)
+    return _load(name, bundle, device, threads)

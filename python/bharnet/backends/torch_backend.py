@@ -17,9 +17,11 @@ class TorchBackend:
     name = "torch"
     thread_safe = True  # eval-mode forward under no_grad shares no mutable state
 
-    def __init__(self, bundle, device: str | None = None):
+    def __init__(self, bundle, device: str | None = None, threads: int | None = None):
         import torch
 
+        if threads:
+            torch.set_num_threads(int(threads))  # process-wide in torch: only when asked for
         try:
             from bharnet.training.config import build_model
         except ImportError as e:

@@ -42,31 +42,44 @@ def _columns(layout: str, c: int) -> tuple[int, int | None]:
     raise ValueError(f"layout {layout!r}: cannot interpret {c} columns per keypoint")
 
 
+class RowSplitter:
+    """split_rows for one layout, with the per-layout lookups done once (it runs every frame)."""
+
+    def __init__(self, layout: str):
+        self.layout = get_layout(layout).name
+        self.num_joints = get_layout(self.layout).num_joints
+        self._no_score_rows = _NO_SCORE_ROWS.get(self.layout)
+        self._cols: dict[int, tuple[int, int | None]] = {}
+
+    def __call__(self, arr) -> tuple[np.ndarray, np.ndarray]:
+        a = arr if isinstance(arr, np.ndarray) and arr.dtype == np.float32 else \
+            np.asarray(arr, dtype=np.float32)
+        if a.ndim < 2 or a.shape[-2] != self.num_joints:
+            raise ValueError(f"layout {self.layout!r} has {self.num_joints} keypoints per frame, "
+                             f"got an array of shape {a.shape}")
+        c = a.shape[-1]
+        cols = self._cols.get(c)
+        if cols is None:
+            cols = self._cols[c] = _columns(self.layout, c)
+        ncoord, score_col = cols
+        coords = a[..., :ncoord]
+        if score_col is None:
+            return coords, np.ones(a.shape[:-1], np.float32)
+        score = a[..., score_col].copy()
+        if self._no_score_rows is not None:
+            score[..., self._no_score_rows] = 1.0
+        # a NaN confidence means "unknown", which the pipeline must read as missing
+        score[~(score >= 0)] = 0.0
+        return coords, score
+
+
 def split_rows(arr, layout: str) -> tuple[np.ndarray, np.ndarray]:
     """[..., V, C] raw rows -> coordinates [..., V, Cc] float32 and scores [..., V] float32.
 
     Where the source has no confidence the score is 1; missing parts (all zeros, NaN, inf) are
     left for the pipeline to detect, which zeroes them before anything reaches the network.
     """
-    name = get_layout(layout).name
-    a = np.asarray(arr, dtype=np.float32)
-    if a.ndim < 2:
-        raise ValueError(f"keypoints must be [..., V, C], got shape {a.shape}")
-    v = get_layout(name).num_joints
-    if a.shape[-2] != v:
-        raise ValueError(f"layout {name!r} has {v} keypoints, got an array of shape {a.shape}")
-    ncoord, score_col = _columns(name, a.shape[-1])
-    coords = a[..., :ncoord]
-    if score_col is None:
-        score = np.ones(a.shape[:-1], np.float32)
-    else:
-        score = a[..., score_col].copy()
-        rows = _NO_SCORE_ROWS.get(name)
-        if rows is not None:
-            score[..., rows] = 1.0
-        # a NaN confidence means "unknown", which the pipeline must read as missing
-        np.nan_to_num(score, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
-    return coords, score
+    return RowSplitter(layout)(arr)
 
 
 # ---- MediaPipe Holistic result objects (duck-typed: no mediapipe import needed) ----------------
@@ -97,6 +110,8 @@ def is_holistic_result(obj) -> bool:
 
 def frame_to_rows(frame, layout: str) -> np.ndarray:
     """One frame in any accepted form -> raw rows [V, C] or [M, V, C] as an array."""
+    if isinstance(frame, np.ndarray) and frame.ndim in (2, 3):
+        return frame
     if is_holistic_result(frame):
         if get_layout(layout).name != "mediapipe_holistic":
             raise ValueError(f"a MediaPipe Holistic result was given but the layout is {layout!r}; "

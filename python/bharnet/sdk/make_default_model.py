@@ -18,10 +18,13 @@ import json
 import pathlib
 import sys
 import time
+from functools import partial
 
 import numpy as np
 
 from .model import default_model_path
+
+print = partial(print, flush=True)  # noqa: A001  (progress shows up when piped to a log)
 
 WINDOW = 32
 # training crops WINDOW contiguous frames at native speed: exactly what the sliding window sees

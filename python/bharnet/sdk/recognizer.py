@@ -18,7 +18,7 @@ from ..data.pipeline import prepare, prepare_clip
 from ..data.sampling import sample_indices, take_frames
 from ..data.spec import InputSpec
 from ..layouts import get_layout
-from .adapters import frame_to_rows, split_rows
+from .adapters import RowSplitter, frame_to_rows
 from .model import load_model
 from .results import Recognition
 from .tracks import TimestampError, Track, TrackTable
@@ -42,14 +42,15 @@ class Recognizer:
     window: frames per recognition in stream mode (default: the model's window; another value
         is resampled to it); stride: frames between recognitions (default: the bundle's).
     max_gap_ms: a longer gap between two frames of a track resets it; idle_timeout_ms and
-        max_tracks bound the number of live tracks.
+        max_tracks bound the number of live tracks. threads: CPU threads for the backend.
     """
 
     def __init__(self, model=None, backend: str = "auto", layout: str | None = None,
                  window: int | None = None, stride: int | None = None, device: str | None = None,
                  *, top_k: int = 5, fps: float = 30.0, max_gap_ms: float | None = 1000.0,
                  idle_timeout_ms: float | None = 10_000.0, max_tracks: int = 16,
-                 on_result: Callable[[Recognition], None] | None = None):
+                 on_result: Callable[[Recognition], None] | None = None,
+                 threads: int | None = None):
         from ..backends import get_backend
 
         self.bundle = load_model(model)
@@ -63,6 +64,7 @@ class Recognizer:
                 f"this model has a hand expert, but layout {self.layout!r} has no hand keypoints; "
                 f"feed a whole-body layout (mediapipe_holistic, coco_wholebody) or use a body-only "
                 f"model")
+        self._split = RowSplitter(self.layout)
         self.window = int(window or self.spec.window)
         self.stride = int(stride or meta.get("stride") or DEFAULT_STRIDE)
         if self.window < 1 or self.stride < 1:
@@ -72,7 +74,7 @@ class Recognizer:
         self.max_gap_ms = max_gap_ms
         self.on_result = on_result
 
-        self.backend = get_backend(backend, self.bundle, device)
+        self.backend = get_backend(backend, self.bundle, device, threads=threads)
         self._run_lock = None if getattr(self.backend, "thread_safe", False) else threading.Lock()
         self._lock = threading.Lock()     # guards the track table (held for O(1) work only)
         self._tracks = TrackTable(self.window, self.spec.num_person,
@@ -175,7 +177,7 @@ class Recognizer:
         return Track(track_id, *self._tracks.shape)
 
     def _rows(self, frame) -> tuple[np.ndarray, np.ndarray]:
-        kp, sc = split_rows(frame_to_rows(frame, self.layout), self.layout)
+        kp, sc = self._split(frame_to_rows(frame, self.layout))
         if kp.shape[-1] < self.spec.coords:
             raise ValueError(f"the model uses {self.spec.coords} coordinates but the frames carry "
                              f"{kp.shape[-1]} (layout {self.layout!r})")
@@ -217,7 +219,7 @@ class Recognizer:
         return self._classify(inputs, track_id, float(ts[0]), float(ts[-1]), frames)
 
     def _clip(self, clip: np.ndarray, fps: float) -> Recognition:
-        kp, sc = split_rows(clip, self.layout)
+        kp, sc = self._split(clip)
         if kp.ndim == 3:
             kp, sc = kp[None], sc[None]
         batch = prepare_clip(kp, sc, self.layout, self.spec, num_clips=1)

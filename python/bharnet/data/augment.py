@@ -80,19 +80,20 @@ def _noise_scale(a: Adapted, spec: InputSpec) -> float:
 def augment_adapted(a: Adapted, spec: InputSpec, aug: Augment, rng: np.random.Generator) -> Adapted:
     """Augment in place (and return) one adapted clip."""
     parts = _parts(a)
+    masks = [(sc > 0)[..., None] for _, sc in parts]               # presence, broadcast over C
     # 1. affine about the centre of all present points (so nothing is flung across the image)
-    pts = np.concatenate([x[s > 0] for x, s in parts], 0)
-    if pts.shape[0]:
-        centre = pts.mean(0)
+    count = sum(float(m.sum()) for m in masks)
+    if count:
+        centre = sum((x * m).reshape(-1, x.shape[-1]).sum(0) for (x, _), m in zip(parts, masks)) / count
         lin = _linear(spec.coords, aug, rng)
-        for x, s in parts:
-            x[...] = np.where((s > 0)[..., None], (x - centre) @ lin.T + centre, 0)
+        for (x, _), m in zip(parts, masks):
+            x[...] = ((x - centre) @ lin.T + centre) * m
     # 2. noise: detector noise is about the same in image units for every joint, so one sigma
     #    (a fraction of the body's size) serves all parts; hand-only models fall back to hand size
     if aug.noise > 0:
-        sigma = _noise_scale(a, spec) * aug.noise
-        for x, s in parts:
-            x += rng.normal(0, 1, x.shape).astype(np.float32) * sigma * (s > 0)[..., None]
+        sigma = np.float32(_noise_scale(a, spec) * aug.noise)
+        for (x, _), m in zip(parts, masks):
+            x += rng.standard_normal(x.shape, dtype=np.float32) * sigma * m
     # 3. hand dropout (clip-long or a span) and frame drop
     h, hs, put = _hand_views(a)
     t = parts[0][0].shape[-3]

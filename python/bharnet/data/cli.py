@@ -46,6 +46,8 @@ def register(sub) -> None:
     k.add_argument("labels", help="directory with <video>.txt label files")
     k.add_argument("--split", required=True, help="split file (official cross-subject/view text or JSON)")
     k.add_argument("--out", required=True)
+    k.add_argument("--classes", default=None,
+                   help="text file with the 51 class names, one per line (default action_01..51)")
     k.set_defaults(func=_pku)
 
     u = dsub.add_parser("nwucla", help="convert Northwestern-UCLA samples (JSON or text) to a dataset")
@@ -136,7 +138,12 @@ def _ntu(args) -> int:
 def _pku(args) -> int:
     from .pkummd import convert_pkummd
 
-    _save(convert_pkummd(args.skeletons, args.labels, args.split), args.out)
+    names = None
+    if args.classes:
+        import pathlib
+
+        names = [ln.strip() for ln in pathlib.Path(args.classes).read_text().splitlines() if ln.strip()]
+    _save(convert_pkummd(args.skeletons, args.labels, args.split, names), args.out)
     return 0
 
 

@@ -129,5 +129,7 @@ def convert_pkummd(skeleton_dir, label_dir, split_file, classes: list[str] | Non
             name = f"{video}_{k:03d}"
             clips.append(Clip(kp[:, start:end].copy(), sc[:, start:end].copy(), label, name))
             dest.append(name)
-    names = classes or [f"action_{i + 1:02d}" for i in range(NUM_CLASSES)]
+    names = list(classes) if classes else [f"action_{i + 1:02d}" for i in range(NUM_CLASSES)]
+    if len(names) != NUM_CLASSES:
+        raise ValueError(f"PKU-MMD has {NUM_CLASSES} classes, got {len(names)} class names")
     return SkeletonDataset(clips, list(names), "ntu25", [], {"train": train, "test": test})

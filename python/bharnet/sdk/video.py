@@ -17,12 +17,18 @@ def _need_video():
     try:
         import cv2
         import mediapipe as mp
+        from google.protobuf import __version__ as pb_version
     except ImportError as e:
         raise RuntimeError(f"--video needs the [video] extra: pip install 'bharnet[video]' "
                            f"(mediapipe==0.10.14 with OpenCV); {e}") from None
     except Exception as e:   # e.g. a protobuf too new for mediapipe 0.10.14
         raise RuntimeError(f"mediapipe does not import here ({type(e).__name__}: {e}); it needs "
                            f"protobuf<5 (pip install 'protobuf>=4.25.3,<5')") from None
+    if int(pb_version.split(".")[0]) >= 5:
+        # mediapipe 0.10.14 imports with a newer protobuf but fails on the first frame
+        raise RuntimeError(f"mediapipe 0.10.14 needs protobuf<5, this environment has {pb_version} "
+                           f"(recent onnx needs protobuf>=6: use a separate environment for --video, "
+                           f"e.g. pip install 'bharnet[video]' without the [train] extra)")
     return cv2, mp
 
 

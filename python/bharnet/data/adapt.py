@@ -123,7 +123,9 @@ def adapt(keypoints, scores, layout: str | Layout, spec: InputSpec) -> Adapted:
 
     keypoints [M,T,V,Cin] (or [T,V,Cin], M=1); scores [M,T,V] or None (all present unless the
     coordinates are all zero or non-finite). Persons are cropped (first M kept: converters order
-    them by importance) or padded with missing persons to spec.num_person.
+    them by importance) or padded with missing persons to spec.num_person. Raw MediaPipe Holistic
+    or COCO-WholeBody arrays: split them with `wholebody.to_keypoints` first (hands carry no
+    visibility in MediaPipe, so their scores must come from detection).
     """
     layout = get_layout(layout)
     plan = _plan(layout.name, spec)

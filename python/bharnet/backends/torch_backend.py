@@ -13,6 +13,20 @@ from .base import BackendUnavailable
 _OUT_KEYS = {"logits": "logits", "body_logits": "body", "hand_logits": "hand"}
 
 
+def _config(meta: dict) -> dict:
+    """The training config that rebuilds the model: the bundle's whole "config" where present,
+    else its "model_config" with the data fields the architecture depends on taken from "spec"."""
+    if isinstance(meta.get("config"), dict):
+        return meta["config"]
+    model_cfg, spec = meta.get("model_config"), meta.get("spec")
+    if not isinstance(model_cfg, dict) or not isinstance(spec, dict):
+        raise BackendUnavailable("backend 'torch': the bundle's metadata has no model config to "
+                                 "rebuild the model from")
+    data = {k: spec[k] for k in ("body_layout", "coords", "with_score", "window", "num_person",
+                                 "stream", "score_threshold") if k in spec}
+    return {"model": model_cfg, "data": data}
+
+
 class TorchBackend:
     name = "torch"
     thread_safe = True  # eval-mode forward under no_grad shares no mutable state
@@ -27,10 +41,7 @@ class TorchBackend:
         except ImportError as e:
             raise BackendUnavailable(f"backend 'torch' needs bharnet's training code ({e})") from None
         meta = bundle.metadata
-        cfg = meta.get("config")
-        if not isinstance(cfg, dict):
-            raise BackendUnavailable("backend 'torch': the bundle's metadata carries no training "
-                                     "'config' to rebuild the model from")
+        cfg = _config(meta)
         self.device = torch.device(device or "cpu")
         # plain PyTorch ops: the result must not depend on whether the native kernels were built
         model = build_model(cfg, num_classes=len(meta["classes"]), use_kernels=False)

@@ -115,8 +115,10 @@ def train(cfg: dict, ds, epochs: int, seed: int, log=print):
     return model.eval(), spec, evaluate(model, test_clips, spec)
 
 
-def _fallback_bundle(model, cfg, ds, spec, out: pathlib.Path, extra: dict) -> pathlib.Path:
-    """ONNX (fixed T, dynamic batch) + safetensors + metadata, written with bharnet.bundle."""
+def _fallback_bundle(model, cfg, classes, hand_intensive, spec, out: pathlib.Path,
+                     extra: dict) -> pathlib.Path:
+    """ONNX (fixed T, dynamic batch) + safetensors + metadata, written with bharnet.bundle; only
+    for installs without bharnet.export."""
     import io
 
     import torch
@@ -138,13 +140,13 @@ def _fallback_bundle(model, cfg, ds, spec, out: pathlib.Path, extra: dict) -> pa
     args = tuple(ex[k] for k in model.input_names)
     buf = io.BytesIO()
     torch.onnx.export(_Export(model), args, buf, input_names=list(model.input_names),
-                      output_names=list(model.output_names), opset_version=17, dynamo=False,  # the legacy exporter: no onnxscript needed
+                      output_names=list(model.output_names), opset_version=17, dynamo=False,
                       dynamic_axes={n: {0: "batch"} for n in model.input_names + model.output_names})
     weights = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
     meta = {
-        "layout": LAYOUT, "classes": list(ds.classes), "window": spec.window, "stride": STRIDE,
+        "layout": LAYOUT, "classes": list(classes), "window": spec.window, "stride": STRIDE,
         "spec": spec.to_dict(), "variant": cfg["model"]["variant"],
-        "hand_intensive": list(ds.hand_intensive), "input_names": list(model.input_names),
+        "hand_intensive": list(hand_intensive), "input_names": list(model.input_names),
         "output_names": list(model.output_names), "normalisation": normalisation_metadata(spec),
         "config": cfg, **extra,
     }
@@ -152,24 +154,58 @@ def _fallback_bundle(model, cfg, ds, spec, out: pathlib.Path, extra: dict) -> pa
                                     "weights.safetensors": save(weights)})
 
 
-def export(model, cfg, ds, spec, out: pathlib.Path, extra: dict, workdir: pathlib.Path,
-           log=print) -> pathlib.Path:
-    """Through the export engineer's tools where available, else the minimal writer above."""
-    from bharnet.training.checkpoint import save_checkpoint
+def save_checkpoint(model, cfg, ds, spec, extra: dict, workdir: pathlib.Path) -> pathlib.Path:
+    """The trained model in training/checkpoint.py's format (what `bharnet export` reads)."""
+    from bharnet.training.checkpoint import save_checkpoint as save
 
-    ckpt = save_checkpoint(workdir / "default_model.pth", config=cfg, num_classes=len(ds.classes),
-                           classes=list(ds.classes), hand_intensive=list(ds.hand_intensive),
-                           source_layout=LAYOUT, spec=spec.to_dict(), model=model.state_dict(),
-                           epoch=cfg["train"]["epochs"], metrics=extra.get("metrics", {}))
+    return save(workdir / "default_model.pth", config=cfg, num_classes=len(ds.classes),
+                classes=list(ds.classes), hand_intensive=list(ds.hand_intensive),
+                source_layout=LAYOUT, spec=spec.to_dict(), model=model.state_dict(),
+                epoch=cfg["train"]["epochs"], metrics=extra["metrics"], demo=extra)
+
+
+def export(ckpt_path: pathlib.Path, out: pathlib.Path, extra: dict, workdir: pathlib.Path,
+           log=print) -> pathlib.Path:
+    """Checkpoint -> bundle through the export engineer's tools (fallback: a minimal writer)."""
     try:
-        from bharnet.export import export_checkpoint  # the export engineer's API
+        from bharnet.export.builder import export_checkpoint
     except ImportError:
         export_checkpoint = None
-    if export_checkpoint is not None:
-        log(f"exporting {ckpt} with bharnet.export")
-        return pathlib.Path(export_checkpoint(ckpt, out, stride=STRIDE, extra_metadata=extra))
-    log("bharnet.export provides no export_checkpoint here: minimal ONNX + safetensors writer")
-    return _fallback_bundle(model, cfg, ds, spec, out, extra)
+    if export_checkpoint is None:
+        from bharnet.data.spec import InputSpec
+        from bharnet.training.checkpoint import load_checkpoint, model_from_checkpoint
+
+        log("bharnet.export is not installed here: minimal ONNX + safetensors writer")
+        ck = load_checkpoint(ckpt_path)
+        model = model_from_checkpoint(ck, use_kernels=False)
+        return _fallback_bundle(model, ck["config"], ck["classes"], ck["hand_intensive"],
+                                InputSpec.from_dict(ck["spec"]), out, extra)
+    log(f"exporting {ckpt_path} with bharnet.export (ONNX checked against torch)")
+    # fp32 graph only: an fp16 copy would double what the wheel carries
+    tmp = export_checkpoint(ckpt_path, workdir / "export.bharnet", fp16=False)
+    return _with_metadata(tmp, out, extra)
+
+
+def _with_metadata(src, out: pathlib.Path, extra: dict) -> pathlib.Path:
+    """Re-seal a bundle with a few more metadata keys (what the model is, how it was made)."""
+    from ..bundle import open_bundle, write_bundle
+
+    b = open_bundle(src)
+    meta = {k: v for k, v in b.metadata.items() if k not in ("members", "format", "format_version")}
+    meta.update(extra)
+    meta["stride"] = STRIDE
+    return write_bundle(out, meta, {n: b.member(n) for n in b.member_names})
+
+
+def _describe(metrics: dict, args) -> dict:
+    """Metadata that says what the model is and how it was made."""
+    return {"name": "bharnet-default-demo",
+            "description": "demo model trained on synthetic data (bharnet.data.synth); "
+                           "not trained on real recordings",
+            "metrics": metrics,
+            "trained_by": "python -m bharnet.sdk.make_default_model "
+                          f"--epochs {args.epochs} --clips-per-class {args.clips_per_class} "
+                          f"--seed {args.seed}"}
 
 
 def main(argv=None) -> int:
@@ -180,29 +216,34 @@ def main(argv=None) -> int:
     ap.add_argument("--clips-per-class", type=int, default=48)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--work-dir", type=pathlib.Path, default=pathlib.Path("work_dirs/default_model"))
+    ap.add_argument("--export-only", action="store_true",
+                    help="re-export WORK_DIR/default_model.pth without training again")
     args = ap.parse_args(argv)
-
-    from bharnet.training.config import load_config
-
-    cfg = load_config(CONFIG)
-    cfg["train"]["epochs"] = args.epochs
-    cfg["train"]["seed"] = args.seed
-    t0 = time.time()
-    ds = make_dataset(args.seed, args.clips_per_class)
-    print(f"synthetic data: {len(ds)} clips, {len(ds.classes)} classes ({time.time() - t0:.0f} s)")
-    model, spec, acc = train(cfg, ds, args.epochs, args.seed)
-    extra = {"name": "bharnet-default-demo",
-             "description": "demo model trained on synthetic data (bharnet.data.synth); "
-                            "not trained on real recordings",
-             "metrics": {"synthetic_test_top1": round(acc, 4),
-                         "test_clips": len(ds.subset("test"))},
-             "trained_by": "python -m bharnet.sdk.make_default_model "
-                           f"--epochs {args.epochs} --clips-per-class {args.clips_per_class} "
-                           f"--seed {args.seed}"}
     args.work_dir.mkdir(parents=True, exist_ok=True)
-    path = export(model, cfg, ds, spec, args.out, extra, args.work_dir)
+    t0 = time.time()
+    ckpt = args.work_dir / "default_model.pth"
+    if args.export_only:
+        from bharnet.training.checkpoint import load_checkpoint
+
+        ck = load_checkpoint(ckpt)
+        extra, classes = ck.get("demo") or _describe(ck["metrics"], args), ck["classes"]
+    else:
+        from bharnet.training.config import load_config
+
+        cfg = load_config(CONFIG)
+        cfg["train"]["epochs"] = args.epochs
+        cfg["train"]["seed"] = args.seed
+        ds = make_dataset(args.seed, args.clips_per_class)
+        print(f"synthetic data: {len(ds)} clips, {len(ds.classes)} classes "
+              f"({time.time() - t0:.0f} s)")
+        model, spec, acc = train(cfg, ds, args.epochs, args.seed)
+        extra = _describe({"synthetic_test_top1": round(acc, 4),
+                           "test_clips": len(ds.subset("test"))}, args)
+        classes = list(ds.classes)
+        save_checkpoint(model, cfg, ds, spec, extra, args.work_dir)
+    path = export(ckpt, args.out, extra, args.work_dir)
     print(json.dumps({"bundle": str(path), "bytes": path.stat().st_size,
-                      "synthetic_test_top1": acc, "classes": list(ds.classes),
+                      "metrics": extra["metrics"], "classes": classes,
                       "seconds": round(time.time() - t0)}, indent=1))
     return 0
 

@@ -5,7 +5,7 @@
 // keep the [.., t, v] layout; the transposes happen on tiles that are already in cache.
 #include <algorithm>
 #include <cstring>
-#include <vector>
+#include <memory>
 
 #include "kernels/gemm.h"
 #include "kernels/graph_conv.h"
@@ -13,6 +13,12 @@
 
 namespace bharnet::kernels {
 namespace {
+
+// Uninitialised scratch: zero-filling megabytes per call would cost as much as a small GEMM.
+template <class T>
+std::unique_ptr<T[]> scratch(int64_t n) {
+  return std::unique_ptr<T[]>(new T[size_t(n)]);
+}
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -61,7 +67,7 @@ void graph_conv_forward_cpu(const GraphConvDims& d, const T* x, const T* A, cons
   const int64_t C = d.C, Tn = d.T, V = d.V, K = d.K, O = d.O, VT = V * Tn;
   if (d.N == 0 || O == 0 || VT == 0) return;
   const int64_t G = group_size(d.N, size_t(K * C * VT) * sizeof(T));
-  std::vector<T> Zbuf(size_t(G * K * C * VT));
+  auto Zbuf = scratch<T>(G * K * C * VT);
   const Blocks ob(O, 48);
   const Blocks wb(V, std::max<int64_t>(1, 256 / Tn), 1);
 
@@ -69,26 +75,26 @@ void graph_conv_forward_cpu(const GraphConvDims& d, const T* x, const T* A, cons
     const int64_t g = std::min(G, d.N - n0);
     parallel_for(g * C, [&](int64_t task) {
       const int64_t i = task / C, c = task % C;
-      std::vector<T> xt(static_cast<size_t>(VT));
-      joint_mix(d, x + ((n0 + i) * C + c) * VT, A, xt.data(), Zbuf.data() + i * K * C * VT, c);
+      auto xt = scratch<T>(VT);
+      joint_mix(d, x + ((n0 + i) * C + c) * VT, A, xt.get(), Zbuf.get() + i * K * C * VT, c);
     });
     parallel_for(g * ob.count * wb.count, [&](int64_t task) {
       const int64_t i = task / (ob.count * wb.count), r = task % (ob.count * wb.count);
       const int64_t o0 = ob.begin(r / wb.count), no = ob.len(r / wb.count, O);
       const int64_t w0 = wb.begin(r % wb.count), nw = wb.len(r % wb.count, V);
       const int64_t cols = nw * Tn;
-      std::vector<T> tile(size_t(no * cols));
-      const T* Z = Zbuf.data() + i * K * C * VT;
+      auto tile = scratch<T>(no * cols);
+      const T* Z = Zbuf.get() + i * K * C * VT;
       for (int64_t k = 0; k < K; ++k)
         gemm_nn<T>(no, cols, C, W + (k * O + o0) * C, C, 1, Z + k * C * VT + w0 * Tn, VT,
-                   tile.data(), cols, k > 0);
+                   tile.get(), cols, k > 0);
       const int64_t n = n0 + i;
       for (int64_t o = 0; o < no; ++o) {
         const T bias = b ? b[o0 + o] : T(0);
         T* yo = y + (n * O + o0 + o) * VT;
         const T* ro = residual ? residual + (n * O + o0 + o) * VT : nullptr;
         for (int64_t w = 0; w < nw; ++w) {
-          const T* src = tile.data() + o * cols + w * Tn;
+          const T* src = tile.get() + o * cols + w * Tn;
           for (int64_t t = 0; t < Tn; ++t) {
             const int64_t at = t * V + w0 + w;
             T v = src[t] + bias;
@@ -118,7 +124,7 @@ void graph_conv_backward_cpu(const GraphConvDims& d, const T* gy, const T* x, co
   // gZv [K][V][C][T] (the layouts the dA reduction wants contiguous).
   const int64_t zs = K * C * VT, gs = O * VT, xs = C * VT;
   const int64_t G = group_size(d.N, size_t(2 * zs + gs + xs) * sizeof(T));
-  std::vector<T> Zb(size_t(G * zs)), gtb(size_t(G * gs)), xvb(size_t(G * xs)), gZvb(size_t(G * zs));
+  auto Zb = scratch<T>(G * zs), gtb = scratch<T>(G * gs), xvb = scratch<T>(G * xs), gZvb = scratch<T>(G * zs);
   const Blocks ob(O, 48), cb(C, 48), cb_nt(C, 48, 4), ob_nt(O, 48, 4);
   const Blocks wb(V, std::max<int64_t>(1, 256 / Tn), 1);
   const Blocks vb(V, ceil_div(V, 2), 1);
@@ -128,7 +134,7 @@ void graph_conv_backward_cpu(const GraphConvDims& d, const T* gy, const T* x, co
     // gradient before the ReLU, transposed to [o][w][t]
     parallel_for(g * O, [&](int64_t task) {
       const int64_t i = task / O, o = task % O, off = ((n0 + i) * O + o) * VT;
-      T* dst = gtb.data() + i * gs + o * VT;
+      T* dst = gtb.get() + i * gs + o * VT;
       for (int64_t t = 0; t < Tn; ++t)
         for (int64_t w = 0; w < V; ++w) {
           T v = gy[off + t * V + w];
@@ -139,10 +145,10 @@ void graph_conv_backward_cpu(const GraphConvDims& d, const T* gy, const T* x, co
     });
     parallel_for(g * C, [&](int64_t task) {
       const int64_t i = task / C, c = task % C;
-      T* xt = xvb.data() + i * xs;  // [V][C][T]: the per-channel [V][T] slab is strided by CT
+      T* xt = xvb.get() + i * xs;  // [V][C][T]: the per-channel [V][T] slab is strided by CT
       const T* xc = x + ((n0 + i) * C + c) * VT;
       transpose(xc, Tn, V, xt + c * Tn, CT);
-      T* Z = Zb.data() + i * zs;
+      T* Z = Zb.get() + i * zs;
       for (int64_t k = 0; k < K; ++k)
         gemm_nn<T>(V, Tn, V, A + k * V * V, 1, V, xt + c * Tn, CT, Z + (k * C + c) * VT, Tn, false);
     });
@@ -152,8 +158,8 @@ void graph_conv_backward_cpu(const GraphConvDims& d, const T* gy, const T* x, co
       const int64_t o0 = ob_nt.begin(r / cb_nt.count), no = ob_nt.len(r / cb_nt.count, O);
       const int64_t c0 = cb_nt.begin(r % cb_nt.count), nc = cb_nt.len(r % cb_nt.count, C);
       for (int64_t i = 0; i < g; ++i) {
-        const T* gt = gtb.data() + i * gs;
-        gemm_nt<T>(no, nc, VT, gt + o0 * VT, VT, Zb.data() + i * zs + (k * C + c0) * VT, VT,
+        const T* gt = gtb.get() + i * gs;
+        gemm_nt<T>(no, nc, VT, gt + o0 * VT, VT, Zb.get() + i * zs + (k * C + c0) * VT, VT,
                    gW + (k * O + o0) * C + c0, C, true);
         if (gb && k == 0 && c0 == 0)
           for (int64_t o = o0; o < o0 + no; ++o) {
@@ -171,18 +177,18 @@ void graph_conv_backward_cpu(const GraphConvDims& d, const T* gy, const T* x, co
       r %= cb.count * wb.count;
       const int64_t c0 = cb.begin(r / wb.count), nc = cb.len(r / wb.count, C);
       const int64_t w0 = wb.begin(r % wb.count), nw = wb.len(r % wb.count, V);
-      gemm_nn<T>(nc, nw * Tn, O, W + k * O * C + c0, 1, C, gtb.data() + i * gs + w0 * Tn, VT,
-                 Zb.data() + i * zs + (k * C + c0) * VT + w0 * Tn, VT, false);
+      gemm_nn<T>(nc, nw * Tn, O, W + k * O * C + c0, 1, C, gtb.get() + i * gs + w0 * Tn, VT,
+                 Zb.get() + i * zs + (k * C + c0) * VT + w0 * Tn, VT, false);
     });
     // dx[c] = sum_k A_k gZ[k,c], and gZ re-laid out as [K][V][C][T] for dA
     parallel_for(g * C, [&](int64_t task) {
       const int64_t i = task / C, c = task % C;
-      const T* gZ = Zb.data() + i * zs;
-      std::vector<T> gxt(static_cast<size_t>(VT));
+      const T* gZ = Zb.get() + i * zs;
+      auto gxt = scratch<T>(VT);
       for (int64_t k = 0; k < K; ++k)
-        gemm_nn<T>(V, Tn, V, A + k * V * V, V, 1, gZ + (k * C + c) * VT, Tn, gxt.data(), Tn, k > 0);
-      transpose(gxt.data(), V, Tn, gx + ((n0 + i) * C + c) * VT, V);
-      T* gZv = gZvb.data() + i * zs;
+        gemm_nn<T>(V, Tn, V, A + k * V * V, V, 1, gZ + (k * C + c) * VT, Tn, gxt.get(), Tn, k > 0);
+      transpose(gxt.get(), V, Tn, gx + ((n0 + i) * C + c) * VT, V);
+      T* gZv = gZvb.get() + i * zs;
       for (int64_t k = 0; k < K; ++k)
         for (int64_t w = 0; w < V; ++w)
           std::memcpy(gZv + (k * V + w) * CT + c * Tn, gZ + ((k * C + c) * V + w) * Tn,
@@ -192,7 +198,7 @@ void graph_conv_backward_cpu(const GraphConvDims& d, const T* gy, const T* x, co
     parallel_for(K * vb.count, [&](int64_t task) {
       const int64_t k = task / vb.count, v0 = vb.begin(task % vb.count), nv = vb.len(task % vb.count, V);
       for (int64_t i = 0; i < g; ++i)
-        gemm_nt<T>(nv, V, CT, xvb.data() + i * xs + v0 * CT, CT, gZvb.data() + i * zs + k * V * CT,
+        gemm_nt<T>(nv, V, CT, xvb.get() + i * xs + v0 * CT, CT, gZvb.get() + i * zs + k * V * CT,
                    CT, gA + (k * V + v0) * V, V, true);
     });
   }

@@ -292,3 +292,16 @@ def test_cli_run_writes_json_lines(tmp_path, holistic_stream, capsys):
     lines = [json.loads(x) for x in capsys.readouterr().out.strip().splitlines()]
     assert len(lines) == 1 + (72 - lines[0]["frames"]) // 16
     assert lines[0]["label"] and lines[0]["end_ms"] == pytest.approx((lines[0]["frames"] - 1) * 1000 / 28)
+
+
+def test_layout_inferred_from_the_first_input(holistic_stream):
+    """Recognizer() with no layout takes a MediaPipe stream as is (75 rows -> mediapipe_holistic)."""
+    r = sdk.Recognizer()
+    assert r.layout is None
+    recs = list(r.run(list(_noisy(holistic_stream))))
+    assert r.layout == "mediapipe_holistic" and len(recs) == 1 + (72 - r.window) // r.stride
+    assert sdk.Recognizer().run(holistic_stream).label in r.classes
+    with pytest.raises(ValueError, match="133"):
+        r.push(np.zeros((133, 3), np.float32), 1e9)
+    with pytest.raises(ValueError, match="layout"):
+        sdk.Recognizer().push(np.zeros((40, 3), np.float32), 0.0)

@@ -61,7 +61,7 @@ noisy[::2, 54:75] = 0.0        # right hand missing in half the frames
 noisy[10:30, 33:75] = 0.0      # both hands missing for a while
 noisy[40] = np.nan             # a broken frame
 
-rec = sdk.Recognizer(layout="mediapipe_holistic")
+rec = sdk.Recognizer()          # layout told by the rows: 75 -> mediapipe_holistic
 inner = rec.backend
 class Spy:
     name, thread_safe, finite = inner.name, True, True
@@ -79,7 +79,7 @@ print(f"   stream with NaN/inf and missing hands: {len(recs)} recognitions, e.g.
 clip = rec.run(noisy)
 print(f"   clip mode: {clip.label} {clip.score:.2f}")
 
-live = sdk.Recognizer(layout="mediapipe_holistic")
+live = sdk.Recognizer()
 live.push(noisy[0], 1000.0)
 live.push(noisy[1], 1040.0)
 try:

@@ -24,6 +24,9 @@ from .results import Recognition
 from .tracks import TimestampError, Track, TrackTable
 
 DEFAULT_STRIDE = 8
+# layouts a Recognizer(layout=None) recognises by their number of keypoints per frame
+_LAYOUT_BY_JOINTS = {get_layout(n).num_joints: n for n in
+                     ("mediapipe_holistic", "coco_wholebody", "ntu25", "jhmdb15", "coco17")}
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
@@ -37,8 +40,9 @@ class Recognizer:
 
     model: a bundle path, an opened Bundle, or None for the embedded demo model.
     backend: "auto" | "onnxruntime" | "tensorrt" | "torch".
-    layout: the layout of the frames you feed (default: the model's own); converted to the
-        model's joints by bharnet.data.pipeline.
+    layout: the layout of the frames you feed (None: told by the first input's number of
+        keypoints: 75 mediapipe_holistic, 133 coco_wholebody, 25 ntu25, 15 jhmdb15, 17 coco17);
+        converted to the model's joints by bharnet.data.pipeline.
     window: frames per recognition in stream mode (default: the model's window; another value
         is resampled to it); stride: frames between recognitions (default: the bundle's).
     max_gap_ms: a longer gap between two frames of a track resets it; idle_timeout_ms and
@@ -58,13 +62,6 @@ class Recognizer:
         self.spec = InputSpec.from_dict(meta["spec"])
         self.classes = [str(c) for c in meta["classes"]]
         self.model_layout = meta.get("layout")
-        self.layout = get_layout(layout or self.model_layout).name
-        if (self.spec.hands or self.spec.unified) and not source_has_hands(get_layout(self.layout)):
-            raise ValueError(
-                f"this model has a hand expert, but layout {self.layout!r} has no hand keypoints; "
-                f"feed a whole-body layout (mediapipe_holistic, coco_wholebody) or use a body-only "
-                f"model")
-        self._split = RowSplitter(self.layout)
         self.window = int(window or self.spec.window)
         self.stride = int(stride or meta.get("stride") or DEFAULT_STRIDE)
         if self.window < 1 or self.stride < 1:
@@ -77,9 +74,11 @@ class Recognizer:
         self.backend = get_backend(backend, self.bundle, device, threads=threads)
         self._run_lock = None if getattr(self.backend, "thread_safe", False) else threading.Lock()
         self._lock = threading.Lock()     # guards the track table (held for O(1) work only)
-        self._tracks = TrackTable(self.window, self.spec.num_person,
-                                  get_layout(self.layout).num_joints, self.spec.coords,
-                                  max_tracks=max_tracks, idle_timeout_ms=idle_timeout_ms)
+        self._table_opts = {"max_tracks": max_tracks, "idle_timeout_ms": idle_timeout_ms}
+        self.layout: str | None = None
+        self._tracks = TrackTable(self.window, 1, 1, 1, **self._table_opts)  # until a layout
+        if layout is not None:
+            self._set_layout(layout)
         # the window is resampled to the model's fixed T only when the user asked for another one
         self._resample = (None if self.window == self.spec.window else
                           sample_indices(self.window, self.spec.window, "uniform")[0])
@@ -115,7 +114,7 @@ class Recognizer:
         """
         self._check_open()
         period = 1000.0 / float(fps or self.fps)
-        track = self._new_track(track_id)
+        track = None
         ts_iter = iter(timestamps) if timestamps is not None else None
         for i, frame in enumerate(frames):
             if isinstance(frame, tuple) and len(frame) == 2 and np.isscalar(frame[0]):
@@ -124,10 +123,13 @@ class Recognizer:
                 ts = next(ts_iter)
             else:
                 ts = i * period
+            if track is None:   # the first frame fixes the layout, and so the buffer's shape
+                self._rows(frame)
+                track = self._new_track(track_id)
             rec = self._feed(track, frame, float(ts), locked=False)
             if rec is not None:
                 yield rec
-        if flush and 0 < track.count < self.window and track.total_frames == track.count:
+        if flush and track is not None and 0 < track.count < self.window and track.total_frames == track.count:
             yield self._recognize(track, partial=True)
 
     def push(self, frame, timestamp_ms: float, track_id=0) -> Recognition | None:
@@ -169,6 +171,34 @@ class Recognizer:
         self.close()
 
     # ---- internals ---------------------------------------------------------------------------
+    def _set_layout(self, layout: str) -> None:
+        """Fix the input layout: its row splitter and track buffers; refuse a hand model fed a
+        layout without hands."""
+        lay = get_layout(layout)
+        if (self.spec.hands or self.spec.unified) and not source_has_hands(lay):
+            raise ValueError(
+                f"this model has a hand expert, but layout {lay.name!r} has no hand keypoints; "
+                f"feed a whole-body layout (mediapipe_holistic, coco_wholebody) or use a body-only "
+                f"model")
+        self._split = RowSplitter(lay.name)
+        self._tracks = TrackTable(self.window, self.spec.num_person, lay.num_joints,
+                                  self.spec.coords, **self._table_opts)
+        self.layout = lay.name
+
+    def _layout_for(self, rows: np.ndarray) -> None:
+        """layout=None: the first input names it by its number of keypoints (all differ)."""
+        if self.layout is not None:
+            return
+        with self._lock:
+            if self.layout is not None:
+                return
+            v = rows.shape[-2] if rows.ndim >= 2 else -1
+            name = _LAYOUT_BY_JOINTS.get(v)
+            if name is None:
+                raise ValueError(
+                    f"cannot tell the keypoint layout of rows shaped {rows.shape}; pass layout= "
+                    f"(one of {', '.join(sorted(_LAYOUT_BY_JOINTS.values()))})")
+            self._set_layout(name)
     def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError("this Recognizer is closed")
@@ -177,7 +207,9 @@ class Recognizer:
         return Track(track_id, *self._tracks.shape)
 
     def _rows(self, frame) -> tuple[np.ndarray, np.ndarray]:
-        kp, sc = self._split(frame_to_rows(frame, self.layout))
+        rows = frame_to_rows(frame, self.layout or "mediapipe_holistic")
+        self._layout_for(rows)
+        kp, sc = self._split(rows)
         if kp.shape[-1] < self.spec.coords:
             raise ValueError(f"the model uses {self.spec.coords} coordinates but the frames carry "
                              f"{kp.shape[-1]} (layout {self.layout!r})")
@@ -219,6 +251,7 @@ class Recognizer:
         return self._classify(inputs, track_id, float(ts[0]), float(ts[-1]), frames)
 
     def _clip(self, clip: np.ndarray, fps: float) -> Recognition:
+        self._layout_for(clip)
         kp, sc = self._split(clip)
         if kp.ndim == 3:
             kp, sc = kp[None], sc[None]

@@ -82,6 +82,10 @@ class RGBNet(nn.Module):
         self.register_buffer("mean", torch.tensor([0.45, 0.45, 0.45]).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor([0.25, 0.25, 0.25]).view(1, 3, 1, 1))
 
+    def export_outputs(self, out) -> tuple:
+        """The output tuple in `output_names` order (the exporter's convention)."""
+        return (out,)
+
     def features(self, roi):
         return self.stages(self.stem((roi - self.mean) / self.std))
 
@@ -128,9 +132,14 @@ class SkeletonGuide(nn.Module):
             m[p, idx] = 1.0 / len(idx)
         self.register_buffer("part_matrix", m, persistent=False)   # [P, V] joint averaging
 
+    output_names = ("guidance",)
+
     @property
     def input_names(self) -> tuple[str, ...]:
         return ("body", "hand", "hand_mask") if self.source == "body+hand" else ("body",)
+
+    def export_outputs(self, out) -> tuple:
+        return (out,)
 
     def _at_frames(self, e):
         """[N, T', X] energies -> [N, K, X] at the ROI frames (nearest feature step)."""
@@ -159,6 +168,7 @@ class SkeletonGuide(nn.Module):
                 cols.append(g[..., p] if side is None else
                             torch.where(seen[..., side] > 0, eh[..., side], g[..., p]))
             g = torch.stack(cols, -1)
+            g = g / g.mean((1, 2), keepdim=True).clamp_min(1e-6)
         return g.transpose(1, 2).contiguous()                           # [N, P, K]
 
 

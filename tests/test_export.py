@@ -90,7 +90,7 @@ def exported(tmp_path_factory):
     d = tmp_path_factory.mktemp("export")
     ckpt = make_checkpoint(d / "pam.pt", "pam")
     out = d / "pam.bharnet"
-    assert main(["export", str(ckpt), "--out", str(out)]) == 0
+    assert main(["export", str(ckpt), "--out", str(out), "--plugin"]) == 0
     return ckpt, out
 
 
@@ -104,7 +104,7 @@ def test_bundle_metadata(exported):
     assert m["input_names"] == ["body", "hand", "hand_mask"]
     assert m["output_names"] == ["logits", "body_logits", "hand_logits"]
     assert m["spec"]["window"] == WINDOW and m["streams"] == ["j"] and "normalisation" in m
-    assert set(m["members"]) == {"model.onnx", "model.fp16.onnx", "weights.safetensors"}
+    assert set(m["members"]) == {"model.onnx", "model.fp16.onnx", "model.plugin.onnx", "weights.safetensors"}
     assert max(m["export_check"]["ort_vs_torch_max_abs"].values()) <= TOL
     w = b.weights()
     sd = torch_model(exported[0]).state_dict()
@@ -183,6 +183,36 @@ def test_trt_lint_passes_on_exported_graphs(exported):
     b = open_bundle(exported[1])
     assert lint(b.onnx_bytes()) == []
     assert lint(b.onnx_bytes("model.fp16.onnx")) == []
+
+
+def test_plugin_graph_has_plugin_nodes_and_passes_the_lint(exported):
+    import onnx
+
+    from bharnet.export.trt_lint import lint
+
+    g = onnx.load_from_string(open_bundle(exported[1]).onnx_bytes("model.plugin.onnx")).graph
+    plugins = [n for n in g.node if n.domain == "bharnet"]
+    assert {n.op_type for n in plugins} == {"GraphConv", "PoolAttention"}
+    for n in plugins:
+        attrs = {a.name: a for a in n.attribute}
+        assert attrs["plugin_namespace"].s == b"bharnet" and attrs["plugin_version"].s == b"1"
+    assert lint(open_bundle(exported[1]).onnx_bytes("model.plugin.onnx")) == []
+
+
+def test_plugin_graph_on_ort_with_our_kernels_matches_portable(exported, holistic_stream):
+    """GraphConv / PoolAttention nodes run by bharnet._C's CPU kernels inside ONNX Runtime."""
+    pytest.importorskip("onnxruntime_extensions")
+    from bharnet.export.ort_plugins import plugin_session
+    from bharnet.training.config import example_inputs
+
+    b = open_bundle(exported[1])
+    sess = plugin_session(b.onnx_bytes("model.plugin.onnx"))
+    cfg = torch.load(exported[0], weights_only=True)["config"]
+    rand = {k: v.numpy() for k, v in example_inputs(cfg, batch=3, seed=5).items()}
+    real = real_stream_inputs(holistic_stream, b.metadata["spec"])
+    for x in (rand, real):
+        diff = max_abs_diff(run_ort(sess, x), run_ort(b.onnx_bytes(), x))
+        assert max(diff.values()) <= TOL, diff
 
 
 def test_trt_lint_catches_what_tensorrt_refuses():

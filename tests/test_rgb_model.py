@@ -104,7 +104,7 @@ def rgb_checkpoint(tmp_path_factory):
                         clips_per_class=4, seed=1), work / "d.pkl")
     torch.set_num_threads(1)
     metrics = train_rgb(_cfg(), work, data=work / "d.pkl", quiet=True)
-    return work / "rgb_final.pt", metrics
+    return work / "final.pt", metrics
 
 
 def test_train_rgb_reports_all_scores(rgb_checkpoint):

@@ -115,3 +115,20 @@ def test_video_frames_are_rgb(shared_dir):
 
     f = read_frames(shared_dir / "data/streams/demo_skeleton.mp4", [3, 1])
     assert len(f) == 2 and f[0].shape == (1080, 1920, 3) and f[0].dtype == np.uint8
+
+
+def test_video_dataset_clip_to_roi_views(shared_dir, holistic_stream):
+    """A dataset clip that names a video: frames decoded, normalised keypoints recognised as such."""
+    pytest.importorskip("cv2")
+    from bharnet.data.dataset import Clip
+    from bharnet.data.pipeline import InputSpec
+    from bharnet.training.rgb_data import build_views
+
+    kp = holistic_stream[:40, :, :3][None]
+    sc = (np.abs(kp[..., :2]).sum(-1) > 0).astype(np.float32)
+    clip = Clip(kp, sc, 0, "demo")
+    extras = {"demo": {"video": "demo_skeleton.mp4"}}
+    v = build_views([clip], "mediapipe_holistic", InputSpec(window=16), ROIConfig(tile=16, frames=2),
+                    extras, base_dir=shared_dir / "data/streams")
+    assert v.roi.shape == (1, 80, 32, 3) and v.mask[0, 0].all()
+    assert v.roi[0, :16].std() > 5        # a real head crop, not a blank tile

@@ -1,7 +1,7 @@
 """`bharnet train-rgb` and `bharnet export-rgb`: the RGB branch's commands (torch imported lazily).
 
     bharnet train-rgb training/configs/synth_rgb.yaml --work-dir work_dirs/synth_rgb
-    bharnet export-rgb work_dirs/synth_rgb/rgb_final.pt --out work_dirs/synth_rgb/model.bharnet
+    bharnet export-rgb work_dirs/synth_rgb/final.pt --out work_dirs/synth_rgb/model.bharnet
 """
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 def register(sub) -> None:
     p = sub.add_parser("train-rgb", help="train BHaRNet-M: the skeleton model, then the guided RGB CNN")
     p.add_argument("config", help="YAML config with model.variant: rgb and a model.rgb section")
-    p.add_argument("--work-dir", required=True, help="output folder (rgb_final.pt, rgb_metrics.json)")
+    p.add_argument("--work-dir", required=True, help="output folder (final.pt, rgb_metrics.json, skeleton/)")
     p.add_argument("--data", default=None, help="dataset file (overrides data.path)")
     p.add_argument("--epochs", type=int, default=None, help="skeleton epochs (train.epochs)")
     p.add_argument("--rgb-epochs", type=int, default=None, help="RGB epochs (model.rgb.epochs)")
@@ -21,7 +21,7 @@ def register(sub) -> None:
     p.set_defaults(func=_train)
 
     e = sub.add_parser("export-rgb", help="export an RGB checkpoint to a bundle with rgb.onnx")
-    e.add_argument("checkpoint", help="rgb_final.pt from train-rgb")
+    e.add_argument("checkpoint", help="final.pt from train-rgb (or bharnet train with variant: rgb)")
     e.add_argument("--out", required=True, help="bundle to write")
     e.add_argument("--into", default=None,
                    help="add the RGB graphs to this existing skeleton bundle instead of exporting one")

@@ -4,7 +4,8 @@ Where the frames come from (per clip, `rgb.frames` in the config, "auto" picks t
 - "roi":    the annotation carries a pre-cut ROI image (`roi` uint8 [P*S, K*S, 3], optional
             `roi_mask` [P, K]); it was cut at `frame_positions` of the deterministic test window;
 - "video":  the annotation names a video file (`video`, relative to the dataset file); frames are
-            decoded with OpenCV and keypoints are taken as pixels of that video;
+            decoded with OpenCV; keypoints may be pixels of that video or normalised 0..1
+            (told apart by `guess_coords`);
 - "render": coco_wholebody keypoints are drawn by `bharnet.rgb.render` (synthetic data), at
             `render_scale` of the keypoints' pixel frame, lost hands filled in for drawing.
 """
@@ -19,7 +20,7 @@ import numpy as np
 
 from bharnet.data.pipeline import prepare
 from bharnet.data.sampling import sample_indices, take_frames
-from bharnet.rgb.roi import ROIConfig, frame_positions, roi_image
+from bharnet.rgb.roi import ROIConfig, frame_positions, guess_coords, roi_image
 
 FRAME_SOURCES = ("auto", "roi", "video", "render")
 _EXTRA_KEYS = ("roi", "roi_mask", "video", "img_shape", "render_seed")
@@ -85,7 +86,7 @@ def clip_roi(clip, layout: str, frames_idx: np.ndarray, extra: dict, source: str
         from bharnet.rgb.video import read_frames
 
         frames = read_frames(base_dir / extra["video"], frames_idx)
-        img, mask, _ = roi_image(frames, kp[frames_idx], layout, sel_sc, "pixels", cfg)
+        img, mask, _ = roi_image(frames, kp[frames_idx], layout, sel_sc, guess_coords(kp), cfg)
         return img, mask
     from bharnet.rgb.render import render_frames
 

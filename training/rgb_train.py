@@ -9,7 +9,7 @@
 4. Evaluation reports skeleton-only, RGB-only and fused (`sum` and `noisy_or`) top-1, plus
    hand-intensive top-1 where the dataset defines it.
 
-Outputs in the work dir: `skeleton/` (the skeleton run), `rgb_final.pt` (skeleton weights and
+Outputs in the work dir: `skeleton/` (the skeleton run), `final.pt` (skeleton weights and
 config as a normal checkpoint, plus `rgb_model` and `rgb` metadata: `bharnet export` of it yields the
 skeleton bundle, `export/rgb_export.py` adds the RGB graphs), `rgb_metrics.json`.
 """
@@ -259,7 +259,7 @@ def train_rgb(config, work_dir, data=None, epochs=None, rgb_epochs=None, seed=No
     meta = rgb_metadata(settings, roi_cfg, spec.window, guide_m.input_names, classes)
     skel_cfg = skeleton_config(cfg) if ckpt["config"]["model"]["variant"] == "rgb" else ckpt["config"]
     skel_cfg = {**skel_cfg, "model": {**skel_cfg["model"], "rgb": settings}}
-    save_checkpoint(work / "rgb_final.pt", **{k: v for k, v in ckpt.items()
+    save_checkpoint(work / "final.pt", **{k: v for k, v in ckpt.items()
                                               if k not in ("format", "optimizer", "scheduler", "scaler", "rng", "config")},
                     config=skel_cfg, rgb_model=rgb.state_dict(), rgb=json.dumps(meta),
                     rgb_metrics=json.dumps(metrics))
@@ -270,7 +270,7 @@ def train_rgb(config, work_dir, data=None, epochs=None, rgb_epochs=None, seed=No
 
 
 def rgb_from_checkpoint(ckpt: dict):
-    """(skeleton model, RGBNet, SkeletonGuide, rgb metadata) of an rgb_final.pt (eval mode)."""
+    """(skeleton model, RGBNet, SkeletonGuide, rgb metadata) of an RGB final.pt (eval mode)."""
     if "rgb_model" not in ckpt:
         raise ValueError("not an RGB checkpoint (no rgb_model); train with model.variant: rgb")
     meta = json.loads(ckpt["rgb"])

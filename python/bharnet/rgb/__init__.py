@@ -5,7 +5,7 @@ NumPy only (OpenCV optional, for decoding video): the torch-free SDK builds ROI 
 from __future__ import annotations
 
 from .roi import (BLANK, FALLBACK, FOUND, PARTS, ROIConfig, assemble, crop_tile, frame_positions,
-                  frame_tiles, part_boxes, roi_image, to_model_input)
+                  frame_tiles, guess_coords, part_boxes, roi_image, to_model_input)
 
 __all__ = ["PARTS", "BLANK", "FOUND", "FALLBACK", "ROIConfig", "frame_positions", "part_boxes",
-           "crop_tile", "frame_tiles", "assemble", "roi_image", "to_model_input"]
+           "crop_tile", "frame_tiles", "assemble", "roi_image", "guess_coords", "to_model_input"]

@@ -235,6 +235,14 @@ def roi_image(frames, keypoints, layout, scores=None, coords: str = "pixels",
     return assemble(tiles), (source != BLANK).astype(np.float32), source
 
 
+def guess_coords(keypoints) -> str:
+    """"normalized" when every usable x, y lies within [-0.5, 1.5] (MediaPipe's 0..1 convention,
+    a little outside the frame allowed), else "pixels": no real person spans 2 pixels."""
+    xy = np.asarray(keypoints, np.float32)[..., :2].reshape(-1, 2)
+    pts = xy[np.isfinite(xy).all(-1) & (xy != 0).any(-1)]
+    return "normalized" if len(pts) and (np.abs(pts - 0.5) <= 1.0).all() else "pixels"
+
+
 def to_model_input(images: np.ndarray) -> np.ndarray:
     """uint8 [..., H, W, 3] -> float32 [..., 3, H, W] in 0..1 (the RGB model's input)."""
     x = np.asarray(images, np.float32) / 255.0
@@ -242,4 +250,4 @@ def to_model_input(images: np.ndarray) -> np.ndarray:
 
 
 __all__ = ["PARTS", "BLANK", "FOUND", "FALLBACK", "ROIConfig", "frame_positions", "part_boxes",
-           "crop_tile", "frame_tiles", "assemble", "roi_image", "to_model_input"]
+           "crop_tile", "frame_tiles", "assemble", "roi_image", "guess_coords", "to_model_input"]

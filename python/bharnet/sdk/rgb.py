@@ -22,7 +22,8 @@ from collections import OrderedDict
 
 import numpy as np
 
-from ..rgb.roi import BLANK, ROIConfig, assemble, frame_positions, frame_tiles, to_model_input
+from ..rgb.roi import (BLANK, ROIConfig, assemble, frame_positions, frame_tiles, guess_coords,
+                       to_model_input)
 from .adapters import RowSplitter, frame_to_rows
 
 RGB_GRAPH = "rgb.onnx"
@@ -83,11 +84,7 @@ class RGBBranch:
 
     # ---- frames in -------------------------------------------------------------------------
     def _coords(self, xy: np.ndarray) -> str:
-        if self.coords != "auto":
-            return self.coords
-        ok = np.isfinite(xy).all(-1) & (xy != 0).any(-1)
-        pts = xy[ok]
-        return "normalized" if len(pts) and (np.abs(pts - 0.5) <= 1.0).all() else "pixels"
+        return guess_coords(xy) if self.coords == "auto" else self.coords
 
     def add_frame(self, track_id, timestamp_ms: float, image, frame) -> None:
         """Cut and keep the ROI tiles of person 0 in `image` (RGB uint8 [H, W, 3])."""

@@ -275,6 +275,24 @@ def test_torch_backend_matches_onnxruntime(holistic_stream):
         np.testing.assert_allclose(a[k], b[k], rtol=1e-3, atol=1e-3)
 
 
+def test_native_backend_matches_onnxruntime(holistic_stream):
+    """bharnet._C kernels + NumPy give the ONNX graph's outputs, without torch or onnxruntime."""
+    bundle = sdk.load_model(None)
+    try:
+        nb = get_backend("native", bundle)
+    except BackendUnavailable as e:
+        pytest.skip(str(e))
+    from bharnet.data.pipeline import prepare_clip
+
+    r = sdk.Recognizer(bundle, layout="mediapipe_holistic", backend="native")
+    kp, sc = sdk.split_rows(_noisy(holistic_stream), "mediapipe_holistic")
+    x = prepare_clip(kp, sc, "mediapipe_holistic", r.spec, num_clips=3)
+    a, b = get_backend("onnxruntime", bundle).run(x), nb.run(x)
+    for k in a:
+        np.testing.assert_allclose(a[k], b[k], rtol=1e-4, atol=1e-4)
+    assert r.run(holistic_stream).label == sdk.Recognizer(bundle).run(holistic_stream).label
+
+
 def test_custom_window_is_resampled(holistic_stream):
     r = sdk.Recognizer(layout="mediapipe_holistic", window=48, stride=12)
     recs = list(r.run(list(holistic_stream)))

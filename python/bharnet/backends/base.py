@@ -29,10 +29,11 @@ BACKENDS: dict[str, tuple[str, str, str]] = {
     "onnxruntime": ("bharnet.backends.onnxruntime", "OnnxRuntimeBackend", "onnxruntime"),
     "tensorrt": ("bharnet.backends.tensorrt", "TensorRTBackend", "tensorrt"),
     "torch": ("bharnet.backends.torch_backend", "TorchBackend", "torch"),
+    "native": ("bharnet.backends.native", "NativeBackend", "bharnet._C"),
 }
-# "auto": TensorRT only pays off on a GPU; onnxruntime is the portable CPU default; torch is a
-# fallback for development installs (it needs the training code).
-AUTO_ORDER = ("tensorrt", "onnxruntime", "torch")
+# "auto": TensorRT only pays off on a GPU; onnxruntime is the portable CPU default; the native
+# kernels cover the edge variants without any runtime package; torch is a development fallback.
+AUTO_ORDER = ("tensorrt", "onnxruntime", "native", "torch")
 
 
 def _importable(module: str) -> bool:
@@ -55,6 +56,9 @@ def _load(name: str, bundle, device: str | None, threads: int | None = None) -> 
     mod_name, cls_name, dep = BACKENDS[name]
     if not _importable(dep):
         extra = {"tensorrt": "[trt]", "torch": "[train]"}.get(name, "")
+        if name == "native":
+            raise BackendUnavailable("backend 'native' needs the compiled extension bharnet._C, "
+                                     "which this install lacks")
         raise BackendUnavailable(
             f"backend {name!r} needs the {dep!r} package, which is not installed"
             + (f" (pip install 'bharnet{extra}')" if extra else ""))

@@ -36,7 +36,7 @@ def register(sub) -> None:
                    help="a real [T,75,4] MediaPipe Holistic .npy (default: shared/data/streams)")
     d.add_argument("--actions", type=int, default=10, help="actions in the synthetic stream")
     d.add_argument("--seed", type=int, default=1)
-    d.add_argument("--plot", type=pathlib.Path, default=pathlib.Path("demo_timeline.png"),
+    d.add_argument("--plot", type=pathlib.Path, default=pathlib.Path("work_dirs/demo/timeline.png"),
                    help="timeline PNG of predicted vs true labels (needs matplotlib)")
     d.add_argument("--quiet", action="store_true", help="summary only, no per-window lines")
     d.set_defaults(func=cmd_demo)

@@ -92,6 +92,7 @@ def plot_timeline(path: pathlib.Path, n_frames: int, timeline, rows, classes) ->
         import matplotlib.pyplot as plt
     except ImportError:
         return False
+    path.parent.mkdir(parents=True, exist_ok=True)
     idx = {c: i for i, c in enumerate(classes)}
     fig, ax = plt.subplots(figsize=(12, 5))
     for s, e, name in timeline:

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from bharnet import ops
+from bharnet.ops.pool_attention import pool_attention_op
 from bharnet.ops.reference import pool_attention_ref
 
 pytestmark = pytest.mark.skipif(not ops.kernels_available(), reason="bharnet._C not built")
@@ -44,7 +45,11 @@ def check(shape, dtype, use_masks, device="cpu"):
     xm, cm = masks(shape, device) if use_masks else (None, None)
     h = shape[-1]
     leaves = [t.clone().requires_grad_() for t in (x, c, wq, wk, wv, wo)]
-    out = ops.pool_attention(leaves[0], leaves[1], xm, cm, *leaves[2:], h)
+    with torch.no_grad():  # the native forward (with grad enabled the wrapper uses the reference)
+        torch.testing.assert_close(ops.pool_attention(x, c, xm, cm, wq, wk, wv, wo, h),
+                                   pool_attention_ref(x, c, xm, cm, wq, wk, wv, wo, h), **TOL[dtype])
+    # the op itself, whose autograd rule is the recompute backward
+    out = pool_attention_op(leaves[0], leaves[1], xm, cm, *leaves[2:], h)
     ref_leaves = [t.clone().requires_grad_() for t in (x, c, wq, wk, wv, wo)]
     ref = pool_attention_ref(ref_leaves[0], ref_leaves[1], xm, cm, *ref_leaves[2:], h)
     torch.testing.assert_close(out, ref, **TOL[dtype])
@@ -79,8 +84,18 @@ def test_non_contiguous_and_bool_masks():
     torch.testing.assert_close(out, ref, **TOL[torch.float64])
 
 
+def test_training_uses_the_reference_path():
+    x, c, wq, wk, wv, wo = make(SHAPES[1], torch.float32)
+    wq.requires_grad_()
+    out = ops.pool_attention(x, c, None, None, wq, wk, wv, wo, SHAPES[1][-1])
+    via_op = pool_attention_op(x, c, None, None, wq, wk, wv, wo, SHAPES[1][-1])
+    assert type(out.grad_fn) is not type(via_op.grad_fn)
+    with torch.no_grad():
+        assert ops.pool_attention(x, c, None, None, wq, wk, wv, wo, SHAPES[1][-1]).grad_fn is None
+
+
 def test_opcheck():
-    from bharnet.ops.pool_attention import pool_attention_backward_op, pool_attention_op
+    from bharnet.ops.pool_attention import pool_attention_backward_op
     shape = SHAPES[1]
     x, c, wq, wk, wv, wo = make(shape, torch.float64)
     xm, cm = masks(shape)
@@ -97,7 +112,7 @@ def test_compile_and_export():
     x, c, wq, wk, wv, wo = make(shape, torch.float32)
     xm, cm = masks(shape)
     h = shape[-1]
-    f = lambda x, c, xm, cm: ops.pool_attention(x, c, xm, cm, wq, wk, wv, wo, h)
+    f = lambda x, c, xm, cm: pool_attention_op(x, c, xm, cm, wq, wk, wv, wo, h)
     want = f(x, c, xm, cm)
     xg = x.clone().requires_grad_()
     got = torch.compile(f, backend="aot_eager", fullgraph=True)(xg, c, xm, cm)

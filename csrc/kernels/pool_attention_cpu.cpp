@@ -88,12 +88,7 @@ void pool_attention_forward_cpu(const PoolAttentionDims& d, const T* x, const T*
                                 const T* x_mask, const T* ctx_mask, const T* wq, const T* wk,
                                 const T* wv, const T* wo, T* out) {
   const int64_t C = d.C, Cc = d.Cc, D = d.D;
-  // Weights transposed once so every projection is a row-major GEMM with D innermost.
-  std::vector<T> wqT(size_t(C * D)), wkT(size_t(Cc * D)), wvT(size_t(Cc * D)), woT(size_t(D * C));
-  for (int64_t r = 0; r < D; ++r) {
-    for (int64_t c = 0; c < C; ++c) wqT[c * D + r] = wq[r * C + c], woT[r * C + c] = wo[c * D + r];
-    for (int64_t c = 0; c < Cc; ++c) wkT[c * D + r] = wk[r * Cc + c], wvT[c * D + r] = wv[r * Cc + c];
-  }
+
   const int64_t Lx[3] = {d.T, d.V, d.I}, Sc[3] = {d.T2, d.V2, d.I2};
   const int64_t Lsum = d.T + d.V + d.I, Ssum = d.T2 + d.V2 + d.I2;
 
@@ -115,9 +110,10 @@ void pool_attention_forward_cpu(const PoolAttentionDims& d, const T* x, const T*
                 tk.data() + d.T2 * Cc, tk.data() + (d.T2 + d.V2) * Cc);
     // All three axes' tokens share the projections, so each is one GEMM over the stacked tokens.
     std::vector<T> q(size_t(Lsum * D)), kk(size_t(Ssum * D)), vv(size_t(Ssum * D));
-    gemm_nn<T>(Lsum, D, C, tq.data(), C, 1, wqT.data(), D, q.data(), D, false);
-    gemm_nn<T>(Ssum, D, Cc, tk.data(), Cc, 1, wkT.data(), D, kk.data(), D, false);
-    gemm_nn<T>(Ssum, D, Cc, tk.data(), Cc, 1, wvT.data(), D, vv.data(), D, false);
+    // The weights are [D, C] row-major, i.e. already the B^T the dot-product GEMM wants.
+    gemm_nt<T>(Lsum, D, C, tq.data(), C, wq, C, q.data(), D, false);
+    gemm_nt<T>(Ssum, D, Cc, tk.data(), Cc, wk, Cc, kk.data(), D, false);
+    gemm_nt<T>(Ssum, D, Cc, tk.data(), Cc, wv, Cc, vv.data(), D, false);
 
     T xsum = 0;
     for (T v : xm) xsum += v;
@@ -146,7 +142,7 @@ void pool_attention_forward_cpu(const PoolAttentionDims& d, const T* x, const T*
       so += S;
     }
     // o += attn @ wo^T
-    gemm_nn<T>(1, C, D, attn.data(), D, 1, woT.data(), C, o, C, true);
+    gemm_nt<T>(1, C, D, attn.data(), D, wo, D, o, C, true);
   });
 }
 

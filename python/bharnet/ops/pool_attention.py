@@ -1,8 +1,10 @@
 """bharnet::pool_attention: pooling-attention between the experts as a torch custom op.
 
-The forward runs the native kernel. The backward recomputes the reference in plain torch ops
-and differentiates it (the op is a few dozen tokens wide, so the recompute is cheap next to the
-graph convolutions; bench/kernels.py measures it against the all-reference path).
+The forward runs the native kernel. The op's backward recomputes the reference in plain torch
+ops and differentiates it. Measured (bench/kernels.py), native forward + that recompute is
+slower than differentiating the reference directly, because the recompute repeats the whole
+forward; so `pool_attention` only takes the native path when no gradient is needed, and
+training runs the reference under autograd. The op keeps its autograd rule for direct callers.
 """
 from __future__ import annotations
 
@@ -121,4 +123,6 @@ def pool_attention(x: Tensor, ctx: Tensor, x_mask: Optional[Tensor], ctx_mask: O
 
     Same contract as reference.pool_attention_ref.
     """
+    if torch.is_grad_enabled() and any(t.requires_grad for t in (x, ctx, wq, wk, wv, wo)):
+        return pool_attention_ref(x, ctx, x_mask, ctx_mask, wq, wk, wv, wo, num_heads)
     return pool_attention_op(x, ctx, x_mask, ctx_mask, wq, wk, wv, wo, num_heads)

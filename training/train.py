@@ -199,6 +199,9 @@ def _run(cfg, work_dir, device, rank, world, local, resume, stop_after, threads,
     last = work / LAST
     if resume:
         ck = load_checkpoint(last)
+        if ck["config"]["model"] != cfg["model"] or ck["config"]["train"]["epochs"] != total_epochs:
+            raise ValueError(f"{last} was written by a different model config or epoch count; "
+                             f"resume with the same config and --epochs")
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
         sched.load_state_dict(ck["scheduler"])

@@ -18,21 +18,31 @@ def register(sub) -> None:
 
 
 def _run(args) -> int:
+    import sys
+
     from bharnet.bundle import read_metadata
 
     from .builder import export_checkpoint
 
-    path = export_checkpoint(args.checkpoint, args.out, opset=args.opset, fp16=not args.no_fp16,
-                             plugin=args.plugin)
+    try:
+        path = export_checkpoint(args.checkpoint, args.out, opset=args.opset, fp16=not args.no_fp16,
+                                 plugin=args.plugin)
+    except RuntimeError as e:  # parity refused, kernels missing for --plugin: no traceback
+        print(f"bharnet export: error: {e}", file=sys.stderr)
+        return 2
     meta = read_metadata(path)
     diff = meta["export_check"]["ort_vs_torch_max_abs"]
     print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB, sha256 {meta['bundle_sha256'][:12]}); "
           f"variant {meta['variant']}, {meta['num_classes']} classes, window {meta['window']}; "
           f"ORT vs torch max-abs {max(diff.values()):.2e}")
     if args.trt:
-        from .trt import build_engine
+        from .trt import TrtUnavailable, build_engine
 
-        engine = build_engine(path, precision=args.trt_precision, max_batch=args.trt_max_batch,
-                              cache_dir=args.trt_cache)
+        try:
+            engine = build_engine(path, precision=args.trt_precision, max_batch=args.trt_max_batch,
+                                  cache_dir=args.trt_cache)
+        except TrtUnavailable as e:
+            print(f"bharnet export: bundle written, but no TensorRT engine: {e}", file=sys.stderr)
+            return 2
         print(f"TensorRT engine: {engine}")
     return 0

@@ -82,6 +82,24 @@ def plot(rows: list[dict], path: pathlib.Path) -> None:
     plt.close(fig)
 
 
+def merge(parts: list, out: pathlib.Path) -> int:
+    """Combine per-variant result files (same data, config and seed) in the canonical order."""
+    docs = [json.loads(pathlib.Path(p).read_text()) for p in parts]
+    for key in ("config", "data", "seed"):
+        if len({str(d[key]) for d in docs}) != 1:
+            raise SystemExit(f"cannot merge: the parts differ in {key}")
+    rows = {r["variant"]: r for d in docs for r in d["results"]}
+    ordered = [rows[v] for v in VARIANTS if v in rows]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({**docs[0], "results": ordered,
+                               "note": "variants trained in parallel processes on a shared 2-core "
+                                       "CPU: train_s is wall time under contention"}, indent=2) + "\n")
+    plot(ordered, out.with_suffix(".png"))
+    print(table(ordered))
+    print(f"-> {out}, {out.with_suffix('.png')}")
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", help="dataset file (default: generate with bharnet data synth)")
@@ -93,7 +111,11 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--work-dir", default=str(REPO / "work_dirs/fine_grained"))
     ap.add_argument("--out", default=str(REPO / "bench/results/fine_grained.json"))
+    ap.add_argument("--merge", nargs="+", metavar="JSON",
+                    help="only combine result files of runs made in parallel (one per variant) into --out")
     args = ap.parse_args(argv)
+    if args.merge:
+        return merge(args.merge, pathlib.Path(args.out))
 
     work = pathlib.Path(args.work_dir)
     work.mkdir(parents=True, exist_ok=True)

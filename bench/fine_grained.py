@@ -85,6 +85,8 @@ def plot(rows: list[dict], path: pathlib.Path) -> None:
 def merge(parts: list, out: pathlib.Path) -> int:
     """Combine per-variant result files (same data, config and seed) in the canonical order."""
     docs = [json.loads(pathlib.Path(p).read_text()) for p in parts]
+    for d in docs:
+        d["data"] = str(pathlib.Path(d["data"]).resolve())
     for key in ("config", "data", "seed"):
         if len({str(d[key]) for d in docs}) != 1:
             raise SystemExit(f"cannot merge: the parts differ in {key}")

@@ -44,7 +44,7 @@ RGB_DEFAULTS: dict = {
     "roi": {"tile": 32, "frames": 4, "hand_fallback": "wrist"},
     "frames": "auto",                # auto | roi | video | render (see training/rgb_data.py)
     "render_scale": 0.5,             # synthetic frames: drawn at this fraction of keypoint pixels
-    "epochs": 15,
+    "epochs": 20,
     "batch_size": 32,
     "lr": 2e-3,
     "weight_decay": 1e-4,
@@ -134,10 +134,24 @@ def rgb_logits(rgb: RGBNet, roi: np.ndarray, guidance: np.ndarray, batch: int = 
     return torch.cat(out).numpy()
 
 
+_PERMS = torch.tensor([[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]])
+
+
+def _photometric(x, g: torch.Generator):
+    """Random colour-channel order, gain and offset per sample. Colours of clothes, skin and
+    background say nothing about the action; with few clips a CNN memorises them otherwise."""
+    n = len(x)
+    perm = _PERMS[torch.randint(0, 6, (n,), generator=g)]                       # [n, 3]
+    x = x[torch.arange(n)[:, None], perm]
+    gain = 1 + 0.3 * (torch.rand(n, 1, 1, 1, generator=g) - 0.5) * 2
+    bias = 0.1 * (torch.rand(n, 3, 1, 1, generator=g) - 0.5) * 2
+    return (x * gain + bias).clamp(0, 1)
+
+
 def fit_rgb(rgb: RGBNet, roi: np.ndarray, guidance: np.ndarray, labels: np.ndarray, settings: dict,
             seed: int = 0, say=print) -> list[dict]:
-    """Train the CNN on fixed views. Light photometric jitter only: flips would swap left/right
-    parts, and crops are already placed by the keypoints."""
+    """Train the CNN on fixed views with photometric augmentation only: flips would swap
+    left/right parts, and crops are already placed by the keypoints."""
     g = torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW(rgb.parameters(), lr=settings["lr"], weight_decay=settings["weight_decay"])
     epochs, bs = int(settings["epochs"]), int(settings["batch_size"])
@@ -152,10 +166,7 @@ def fit_rgb(rgb: RGBNet, roi: np.ndarray, guidance: np.ndarray, labels: np.ndarr
         tot, correct = 0.0, 0
         for sl in _batches(len(labels), bs):
             idx = perm[sl]
-            x = x_all[idx]
-            gain = 1 + 0.2 * (torch.rand(len(idx), 1, 1, 1, generator=g) - 0.5) * 2
-            bias = 0.08 * (torch.rand(len(idx), 3, 1, 1, generator=g) - 0.5) * 2
-            x = (x * gain + bias).clamp(0, 1)
+            x = _photometric(x_all[idx], g)
             z = rgb(x, g_all[idx])
             loss = F.cross_entropy(z, y_all[idx])
             opt.zero_grad(set_to_none=True)

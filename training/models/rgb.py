@@ -3,8 +3,8 @@
 MMNet's idea, written here from its description: the skeleton network already knows *which joints
 at which times* carry the action, as the magnitude of its features. That magnitude, averaged over
 the joints of each ROI part (head, hands, feet) and read at the K sampled frames, becomes one weight
-per ROI tile; the CNN's feature map is pooled with those weights, so the RGB model looks where the
-skeleton found activity.
+per ROI tile; the CNN's per-tile features are re-weighted by it before each part is pooled over
+its frames, so the RGB model looks where the skeleton found activity.
 
 - `RGBNet(roi [N,3,P*S,K*S], guidance [N,P,K]) -> logits`: the exported `rgb.onnx` graph. The
   guidance is an *input*, already multiplied by the tile mask (blank tiles weigh 0).
@@ -77,7 +77,10 @@ class RGBNet(nn.Module):
         self.stem = _conv_bn(3, w, 2)
         self.stages = nn.Sequential(_ResBlock(w, 2 * w, 2), _ResBlock(2 * w, 4 * w, 2),
                                     _ResBlock(4 * w, 4 * w, 1))
-        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(4 * w, num_classes))
+        # one feature vector per part (tiles pooled over frames), concatenated: the classifier
+        # knows which part a feature came from, which one guidance-weighted average over all
+        # tiles would lose
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(4 * w * parts, num_classes))
         # fixed input standardisation (ImageNet-like statistics are as good as any here)
         self.register_buffer("mean", torch.tensor([0.45, 0.45, 0.45]).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor([0.25, 0.25, 0.25]).view(1, 3, 1, 1))
@@ -93,11 +96,13 @@ class RGBNet(nn.Module):
         f = self.features(roi)                                   # [N, C, P*h, K*w]
         n, c = f.shape[:2]
         h, w = self.tile // STRIDE, self.tile // STRIDE
-        f = f.reshape(n, c, self.parts, h, self.frames, w)
-        g = guidance.reshape(n, 1, self.parts, 1, self.frames, 1).to(f.dtype)
-        # guidance-weighted average over tiles (each tile's cells share its weight)
-        pooled = (f * g).sum((2, 3, 4, 5)) / (g.sum((2, 3, 4, 5)) * (h * w)).clamp_min(1e-6)
-        return self.head(pooled)
+        tiles = f.reshape(n, c, self.parts, h, self.frames, w).mean((3, 5))   # [N, C, P, K]
+        g = guidance.to(f.dtype)
+        # re-weight the tiles by the guidance, relative to its mean (a blank tile weighs 0), then
+        # pool each part over its frames
+        g = g / g.mean((1, 2), keepdim=True).clamp_min(1e-6)
+        parts = (tiles * g.unsqueeze(1)).mean(3)                                 # [N, C, P]
+        return self.head(parts.flatten(1))
 
 
 def _part_indices(layout_name: str, part: str) -> list[int]:

@@ -44,16 +44,14 @@ def sync_threads() -> None:
         _C.set_num_threads(n)
 
 
-def launch_args(device: torch.device, workspace_bytes: int) -> dict:
-    """Workspace and stream for a CUDA launch (empty for CPU)."""
+def launch(fn, device: torch.device, workspace_bytes: int, *args) -> None:
+    """Calls a pointer entry point of bharnet._C. On CUDA it adds a workspace and the current
+    stream, under a device guard so a tensor on another GPU launches on its own device."""
     if device.type != "cuda":
         sync_threads()
-        return {}
-    ws = torch.empty(max(workspace_bytes, 1), dtype=torch.uint8, device=device)
-    return {"workspace": ws.data_ptr(), "stream": torch.cuda.current_stream(device).cuda_stream,
-            "_keepalive": ws}
-
-
-def call(fn, *args, **kw):
-    kw.pop("_keepalive", None)
-    return fn(*args, **kw)
+        fn(*args)
+        return
+    with torch.cuda.device(device):
+        # held until the launch is queued; the caching allocator orders reuse on the stream
+        ws = torch.empty(max(workspace_bytes, 1), dtype=torch.uint8, device=device)
+        fn(*args, workspace=ws.data_ptr(), stream=torch.cuda.current_stream(device).cuda_stream)

@@ -56,9 +56,10 @@ def graph_conv_op(x: Tensor, A: Tensor, W: Tensor, b: Optional[Tensor], relu: bo
     y = x.new_empty(dims[0], dims[5], dims[2], dims[3])
     cuda = x.device.type == "cuda"
     ws = _native._C.graph_conv_workspace_bytes(dims, x.element_size(), False) if cuda else 0
-    _native.call(_native._C.graph_conv_forward_ptr, _native.dtype_name(x), cuda, dims,
-                 x.data_ptr(), A.data_ptr(), W.data_ptr(), _native.ptr(b), _native.ptr(residual),
-                 relu, y.data_ptr(), **_native.launch_args(x.device, ws))
+    _native.launch(_native._C.graph_conv_forward_ptr, x.device, ws,
+                   _native.dtype_name(x), cuda, dims,
+                   x.data_ptr(), A.data_ptr(), W.data_ptr(), _native.ptr(b), _native.ptr(residual),
+                   relu, y.data_ptr())
     return y
 
 
@@ -84,10 +85,11 @@ def graph_conv_backward_op(gy: Tensor, x: Tensor, A: Tensor, W: Tensor, y: Optio
     g_pre = torch.empty_like(gy) if need_pre else gy.new_empty(0)
     cuda = x.device.type == "cuda"
     ws = _native._C.graph_conv_workspace_bytes(dims, x.element_size(), True) if cuda else 0
-    _native.call(_native._C.graph_conv_backward_ptr, _native.dtype_name(x), cuda, dims,
-                 gy.data_ptr(), x.data_ptr(), A.data_ptr(), W.data_ptr(), _native.ptr(y), relu,
-                 gx.data_ptr(), gA.data_ptr(), gW.data_ptr(), gb.data_ptr(),
-                 g_pre.data_ptr() if need_pre else 0, **_native.launch_args(x.device, ws))
+    _native.launch(_native._C.graph_conv_backward_ptr, x.device, ws,
+                   _native.dtype_name(x), cuda, dims,
+                   gy.data_ptr(), x.data_ptr(), A.data_ptr(), W.data_ptr(), _native.ptr(y), relu,
+                   gx.data_ptr(), gA.data_ptr(), gW.data_ptr(), gb.data_ptr(),
+                   g_pre.data_ptr() if need_pre else 0)
     return gx, gA, gW, gb, g_pre
 
 

@@ -59,10 +59,10 @@ def pool_attention_op(x: Tensor, ctx: Tensor, x_mask: Optional[Tensor], ctx_mask
     out = x.new_empty(x.shape[0], x.shape[1])
     cuda = x.device.type == "cuda"
     ws = _native._C.pool_attention_workspace_bytes(dims, x.element_size()) if cuda else 0
-    _native.call(_native._C.pool_attention_forward_ptr, _native.dtype_name(x), cuda, dims,
-                 x.data_ptr(), ctx.data_ptr(), _native.ptr(xm), _native.ptr(cm), wq.data_ptr(),
-                 wk.data_ptr(), wv.data_ptr(), wo.data_ptr(), out.data_ptr(),
-                 **_native.launch_args(x.device, ws))
+    _native.launch(_native._C.pool_attention_forward_ptr, x.device, ws,
+                   _native.dtype_name(x), cuda, dims,
+                   x.data_ptr(), ctx.data_ptr(), _native.ptr(xm), _native.ptr(cm), wq.data_ptr(),
+                   wk.data_ptr(), wv.data_ptr(), wo.data_ptr(), out.data_ptr())
     return out
 
 

@@ -41,7 +41,7 @@ CONFIG = {
     },
     "data": {"layout": LAYOUT, "body_layout": "coco17", "stream": "j", "coords": 2,
              "with_score": True, "window": WINDOW, "num_person": 1, "score_threshold": 0.3},
-    "train": {"epochs": 30, "batch_size": 32, "lr": 0.05, "weight_decay": 5e-4, "seed": 0},
+    "train": {"epochs": 25, "batch_size": 32, "lr": 0.05, "weight_decay": 5e-4, "seed": 0},
 }
 
 

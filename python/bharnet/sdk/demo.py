@@ -109,7 +109,7 @@ def plot_timeline(path: pathlib.Path, n_frames: int, timeline, rows, classes) ->
     ax.set_xlim(0, n_frames)
     ax.set_xlabel("frame (a prediction is drawn at its window's last frame)")
     ax.set_title("bharnet demo: embedded demo model on a synthetic stream")
-    ax.legend(loc="upper right", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -323,3 +323,16 @@ def test_layout_inferred_from_the_first_input(holistic_stream):
         r.push(np.zeros((133, 3), np.float32), 1e9)
     with pytest.raises(ValueError, match="layout"):
         sdk.Recognizer().push(np.zeros((40, 3), np.float32), 0.0)
+
+
+def test_auto_on_a_missing_gpu_says_why_for_each_backend():
+    try:
+        import onnxruntime as ort
+
+        if "CUDAExecutionProvider" in ort.get_available_providers():
+            pytest.skip("a CUDA onnxruntime is installed here")
+    except ImportError:
+        pass
+    with pytest.raises(BackendUnavailable) as e:
+        sdk.Recognizer(device="cuda")
+    assert "onnxruntime" in str(e.value) and "tensorrt" in str(e.value)

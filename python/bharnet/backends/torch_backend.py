@@ -43,6 +43,9 @@ class TorchBackend:
         meta = bundle.metadata
         cfg = _config(meta)
         self.device = torch.device(device or "cpu")
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise BackendUnavailable(f"backend 'torch': device {device!r} asked for, but this torch "
+                                     f"has no usable CUDA")
         # plain PyTorch ops: the result must not depend on whether the native kernels were built
         model = build_model(cfg, num_classes=len(meta["classes"]), use_kernels=False)
         state = {k: torch.from_numpy(np.asarray(v).copy()) for k, v in bundle.weights().items()}

@@ -35,7 +35,7 @@ demo: $(VENV)/.built
 	$(VENV)/bin/bharnet demo
 
 default-model: $(VENV)/.built
-	$(PY) -m bharnet.training.default_model
+	$(PY) -m bharnet.sdk.make_default_model
 
 wheel: $(VENV)/.deps
 	$(PIP) wheel --no-build-isolation --no-deps -w dist .

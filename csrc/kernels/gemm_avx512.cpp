@@ -5,8 +5,8 @@
 // 32 vector registers: a 4x4 dot-product tile plus its 8 operands still fits.
 #define BHARNET_NT_MR 4
 #define BHARNET_NT_NR 4
-// 6x4 broadcast tile: 10 loads per 24 FMAs instead of 8 per 12 with 6x2.
-#define BHARNET_NN_MR 6
-#define BHARNET_NN_NV 4
+// 8x3 broadcast tile: 11 loads per 24 FMAs (6x2 would be 8 per 12); 8 rows divide O = 64..256.
+#define BHARNET_NN_MR 8
+#define BHARNET_NN_NV 3
 #include "kernels/gemm_isa.inc"
 #endif

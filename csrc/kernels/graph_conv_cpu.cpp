@@ -20,12 +20,17 @@ std::unique_ptr<T[]> scratch(int64_t n) {
   return std::unique_ptr<T[]>(new T[size_t(n)]);
 }
 
+// Output columns per channel-mixing task: a multiple of every vector panel width in use
+// (16, 32, 48, 64 floats) whenever T divides it, e.g. T = 64, 32, 24, 16, 12.
+constexpr int64_t kColumns = 192;
+
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-// Splits n rows into blocks of about `target`, rounded up to a multiple of the GEMM row tile.
+// Splits n rows into blocks of about `target`, rounded up to a multiple of the GEMM row tiles.
 struct Blocks {
   int64_t size, count;
-  Blocks(int64_t n, int64_t target, int64_t multiple = 6) {
+  // 24: whole register tiles for both row-tile heights in use (6 and 8).
+  Blocks(int64_t n, int64_t target, int64_t multiple = 24) {
     int64_t nb = std::max<int64_t>(1, ceil_div(n, target));
     size = ceil_div(ceil_div(n, nb), multiple) * multiple;
     count = ceil_div(n, size);
@@ -69,14 +74,21 @@ void graph_conv_forward_cpu(const GraphConvDims& d, const T* x, const T* A, cons
   const int64_t G = group_size(d.N, size_t(K * C * VT) * sizeof(T));
   auto Zbuf = scratch<T>(G * K * C * VT);
   const Blocks ob(O, 48);
-  const Blocks wb(V, std::max<int64_t>(1, 256 / Tn), 1);
+  const Blocks wb(V, std::max<int64_t>(1, kColumns / Tn), 1);
+  const Blocks cg(C, 16, 1);  // channels per joint-mixing task
+  // W as [O][K*C], so the sum over k and c is one reduction held in registers.
+  auto Wr = scratch<T>(O * K * C);
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t o = 0; o < O; ++o)
+      std::memcpy(Wr.get() + (o * K + k) * C, W + (k * O + o) * C, sizeof(T) * C);
 
   for (int64_t n0 = 0; n0 < d.N; n0 += G) {
     const int64_t g = std::min(G, d.N - n0);
-    parallel_for(g * C, [&](int64_t task) {
-      const int64_t i = task / C, c = task % C;
+    parallel_for(g * cg.count, [&](int64_t task) {
+      const int64_t i = task / cg.count, c0 = cg.begin(task % cg.count);
       auto xt = scratch<T>(VT);
-      joint_mix(d, x + ((n0 + i) * C + c) * VT, A, xt.get(), Zbuf.get() + i * K * C * VT, c);
+      for (int64_t c = c0; c < c0 + cg.len(task % cg.count, C); ++c)
+        joint_mix(d, x + ((n0 + i) * C + c) * VT, A, xt.get(), Zbuf.get() + i * K * C * VT, c);
     });
     parallel_for(g * ob.count * wb.count, [&](int64_t task) {
       const int64_t i = task / (ob.count * wb.count), r = task % (ob.count * wb.count);
@@ -85,9 +97,8 @@ void graph_conv_forward_cpu(const GraphConvDims& d, const T* x, const T* A, cons
       const int64_t cols = nw * Tn;
       auto tile = scratch<T>(no * cols);
       const T* Z = Zbuf.get() + i * K * C * VT;
-      for (int64_t k = 0; k < K; ++k)
-        gemm_nn<T>(no, cols, C, W + (k * O + o0) * C, C, 1, Z + k * C * VT + w0 * Tn, VT,
-                   tile.get(), cols, k > 0);
+      gemm_nn<T>(no, cols, K * C, Wr.get() + o0 * K * C, K * C, 1, Z + w0 * Tn, VT, tile.get(),
+                 cols, false);
       const int64_t n = n0 + i;
       for (int64_t o = 0; o < no; ++o) {
         const T bias = b ? b[o0 + o] : T(0);
@@ -126,7 +137,7 @@ void graph_conv_backward_cpu(const GraphConvDims& d, const T* gy, const T* x, co
   const int64_t G = group_size(d.N, size_t(2 * zs + gs + xs) * sizeof(T));
   auto Zb = scratch<T>(G * zs), gtb = scratch<T>(G * gs), xvb = scratch<T>(G * xs), gZvb = scratch<T>(G * zs);
   const Blocks ob(O, 48), cb(C, 48), cb_nt(C, 48, 4), ob_nt(O, 48, 4);
-  const Blocks wb(V, std::max<int64_t>(1, 256 / Tn), 1);
+  const Blocks wb(V, std::max<int64_t>(1, kColumns / Tn), 1);
   const Blocks vb(V, ceil_div(V, 2), 1);
 
   for (int64_t n0 = 0; n0 < d.N; n0 += G) {

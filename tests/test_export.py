@@ -283,3 +283,30 @@ def test_every_variant_parity_random_and_real_stream(variant, tmp_path, holistic
                                          run_ort(b.onnx_bytes(), xs)["logits"])
     assert report["fp16_top1"] >= 0.99
     print(f"PARITY {variant} {json.dumps(report)}")
+
+
+def test_batchnorm_folding_preserves_the_model():
+    from bharnet.export.onnx_export import fold_batchnorm
+    from bharnet.training.config import build_model, example_inputs, load_config
+
+    cfg = load_config({"model": {"variant": "vanilla", "backbone": SMALL}, "data": {"window": WINDOW}})
+    model = build_model(cfg, num_classes=4, use_kernels=False).eval()
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-1, 1)
+                m.running_var.uniform_(0.5, 2)
+    folded = fold_batchnorm(model)
+    n_bn = lambda m: sum(isinstance(x, torch.nn.BatchNorm2d) for x in m.modules())  # noqa: E731
+    assert n_bn(folded) < n_bn(model)
+    x = example_inputs(cfg, batch=2)
+    with torch.no_grad():
+        torch.testing.assert_close(folded(**x)["logits"], model(**x)["logits"], atol=1e-5, rtol=1e-5)
+
+
+def test_fp16_values_never_underflow_to_zero_or_overflow():
+    from bharnet.export.fp16 import to_half
+
+    h = to_half(np.array([1e-12, -1e-12, 0.0, 1e6, -np.inf, 0.5], np.float32))
+    assert h[0] > 0 and h[1] < 0 and h[2] == 0
+    assert np.isfinite(h[3]) and h[3] == np.float16(65504) and np.isneginf(h[4]) and h[5] == 0.5

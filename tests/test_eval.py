@@ -72,3 +72,19 @@ def test_eval_refuses_a_dataset_the_model_cannot_read(two_streams, shared_dir, c
     jh = shared_dir / "data/jhmdb14/jhmdb14_split1.pkl"
     assert main(["eval", str(root / "j/final.pt"), "--data", str(jh)]) == 2
     assert "no hands" in capsys.readouterr().err
+
+
+def test_flip_test_views_double_the_views_and_mirror_them(two_streams):
+    from bharnet.data.pipeline import InputSpec
+    from bharnet.training.loader import prepare_test, read_dataset
+
+    _, data = two_streams
+    ds = read_dataset(data)
+    spec = InputSpec(body_layout="coco17", window=8)
+    plain, y = prepare_test(ds.split("test"), ds.layout, spec, num_clips=2)
+    both, y2 = prepare_test(ds.split("test"), ds.layout, spec, num_clips=2, flip=True)
+    assert (y == y2).all()
+    for k in plain:
+        assert both[k].shape[1] == 2 * plain[k].shape[1]
+        np.testing.assert_array_equal(both[k][:, :2], plain[k])
+    assert not np.allclose(both["body"][:, 2:], plain["body"])

@@ -28,6 +28,9 @@ def register(sub) -> None:
     e.add_argument("--weights", type=float, nargs="+", help="one weight per checkpoint")
     e.add_argument("--data", help="dataset file (default: the one recorded in the checkpoint)")
     e.add_argument("--split", default="test")
+    e.add_argument("--test-clips", type=int, default=None, help="override the checkpoint's train.test_clips")
+    e.add_argument("--test-flip", choices=("on", "off"), default=None,
+                   help="override train.test_flip (average with mirrored views)")
     e.add_argument("--out", default=None, help="folder for metrics.json and confusion.png")
     e.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     e.set_defaults(func=_eval)
@@ -51,7 +54,12 @@ def _eval(args) -> int:
 
     if len(args.ckpt) > 1 and not args.ensemble:
         args.ensemble = True
-    m = evaluate_checkpoints(args.ckpt, args.data, args.split, args.weights, args.device, args.out)
+    over = {}
+    if args.test_clips is not None:
+        over["test_clips"] = args.test_clips
+    if args.test_flip is not None:
+        over["test_flip"] = args.test_flip == "on"
+    m = evaluate_checkpoints(args.ckpt, args.data, args.split, args.weights, args.device, args.out, over)
     for mem in m.get("ensemble", {}).get("members", []):
         print(f"  {mem['checkpoint']} ({mem['variant']}, {mem['stream']}): top1 {mem['top1']:.4f}")
     print(summary_line(m))

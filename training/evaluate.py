@@ -160,8 +160,10 @@ def plot_curves(history: list[dict], path):
 # ---- evaluating checkpoints (the `bharnet eval` command) ---------------------------------------
 
 def checkpoint_scores(ckpt_path, data_path=None, split: str = "test", device: str = "cpu",
-                      data_cache: dict | None = None):
-    """(scores, labels, ckpt) of one checkpoint on a dataset split (its own data path by default)."""
+                      data_cache: dict | None = None, test_overrides: dict | None = None):
+    """(scores, labels, ckpt) of one checkpoint on a dataset split (its own data path by default).
+
+    test_overrides: train.test_clips / train.test_flip values replacing the checkpoint's own."""
     from bharnet.data.pipeline import InputSpec
 
     from .checkpoint import load_checkpoint, model_from_checkpoint
@@ -181,20 +183,21 @@ def checkpoint_scores(ckpt_path, data_path=None, split: str = "test", device: st
     if list(data.classes) != list(ckpt["classes"]):
         raise ValueError(f"{ckpt_path}: trained on classes {ckpt['classes'][:5]}..., dataset {path} "
                          f"has {data.classes[:5]}...")
-    inputs, labels = prepare_test(data.split(split), data.layout, spec,
-                                  cfg["train"].get("test_clips", 1), cfg["data"].get("sample", "uniform"))
+    tc = {**cfg["train"], **(test_overrides or {})}
+    inputs, labels = prepare_test(data.split(split), data.layout, spec, tc.get("test_clips", 1),
+                                  cfg["data"].get("sample", "uniform"), bool(tc.get("test_flip", False)))
     model = model_from_checkpoint(ckpt, use_kernels=False).to(device)
     return predict(model, inputs, device=device), labels, ckpt, data
 
 
 def evaluate_checkpoints(paths: list, data_path=None, split: str = "test", weights=None,
-                         device: str = "cpu", out_dir=None) -> dict:
+                         device: str = "cpu", out_dir=None, test_overrides: dict | None = None) -> dict:
     """Metrics of one checkpoint, or of the softmax-weighted ensemble of several."""
     cache: dict = {}
     scores, labels, ckpts, data = [], None, [], None
     members = []
     for p in paths:
-        s, y, ck, data = checkpoint_scores(p, data_path, split, device, cache)
+        s, y, ck, data = checkpoint_scores(p, data_path, split, device, cache, test_overrides)
         if labels is not None and not np.array_equal(labels, y):
             raise ValueError(f"{p}: evaluated on different samples than {paths[0]}")
         labels = y

@@ -172,11 +172,21 @@ class TrainSet:
 
 
 def prepare_test(clips: list, layout: str, spec: InputSpec, num_clips: int = 1,
-                 sample_mode: str = "uniform") -> tuple[dict, np.ndarray]:
-    """Deterministic test inputs, each array [N, K, ...] (K test clips per sample), and labels."""
-    per = [clip_inputs(c.keypoint, c.score, layout, spec, sample_mode, num_clips=num_clips)
-           for c in clips]
-    return collate(per), np.asarray([c.label for c in clips], np.int64)
+                 sample_mode: str = "uniform", flip: bool = False) -> tuple[dict, np.ndarray]:
+    """Deterministic test inputs, each array [N, K, ...] (K test views per sample), and labels.
+
+    flip: also add the mirrored views (test-time augmentation; K doubles), so that the model's
+    logits are averaged over both handednesses of the action.
+    """
+    def views(c):
+        x = clip_inputs(c.keypoint, c.score, layout, spec, sample_mode, num_clips=num_clips)
+        if not flip:
+            return x
+        m = clip_inputs(*mirror(c.keypoint, c.score, layout), layout, spec, sample_mode,
+                        num_clips=num_clips)
+        return {k: np.concatenate([x[k], m[k]]) for k in x}
+
+    return collate([views(c) for c in clips]), np.asarray([c.label for c in clips], np.int64)
 
 
 def torch_collate(batch):

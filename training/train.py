@@ -223,7 +223,8 @@ def _run(cfg, work_dir, device, rank, world, local, resume, stop_after, threads,
         t0 = time.perf_counter()
         test_split = tc.get("test_split", "test")
         test_inputs, test_labels = prepare_test(ds.split(test_split), ds.layout, spec,
-                                                int(tc.get("test_clips", 1)), dc.get("sample", "uniform"))
+                                                int(tc.get("test_clips", 1)), dc.get("sample", "uniform"),
+                                                bool(tc.get("test_flip", False)))
         timing["prepare_test_s"] = time.perf_counter() - t0
     say(f"{cfg['model']['variant']} on {ds.source}: {len(train_set)} train clips, "
         f"{steps_per_epoch} steps/epoch x {total_epochs} epochs, batch {batch} over {world} "

@@ -30,7 +30,14 @@ def main(argv=None) -> int:
 
     import numpy as np
 
+    from bharnet.training.config import load_config
+    from bharnet.training.evaluate import evaluate_checkpoints
     from bharnet.training.train import train
+
+    # every run is scored with the config's *current* test settings (runs collected with --reuse
+    # may have been trained before a test-time setting changed; the weights do not depend on it)
+    tc = load_config(args.config)["train"]
+    test_settings = {"test_clips": tc.get("test_clips", 1), "test_flip": bool(tc.get("test_flip", False))}
 
     runs = []
     for s in args.seeds:
@@ -41,8 +48,11 @@ def main(argv=None) -> int:
                 raise ValueError(f"{work}/metrics.json is a run with seed {m['seed']}, not {s}")
         else:
             m = train(args.config, work, data=args.data, seed=s, threads=args.threads)
-        runs.append({"seed": s, "top1": m["top1"], "top5": m["top5"],
-                     "mean_class_acc": m["mean_class_acc"], "mlp_floor_top1": m.get("mlp_floor_top1"),
+        e = evaluate_checkpoints([work / "final.pt"], args.data, test_overrides=test_settings)
+        runs.append({"seed": s, "top1": e["top1"], "top5": e["top5"],
+                     "mean_class_acc": e["mean_class_acc"], "top1_as_trained": m["top1"],
+                     "test_settings_as_trained": {k: m.get("test", {}).get(k) for k in test_settings},
+                     "mlp_floor_top1": m.get("mlp_floor_top1"),
                      "train_s": m["timing"]["train_s"],
                      "run_s": round(sum(m["timing"].values()) - m["timing"]["data_s"]
                                     - m["timing"]["step_s"] - m["timing"]["eval_s"], 1)})
@@ -50,7 +60,7 @@ def main(argv=None) -> int:
     floor = np.array([r["mlp_floor_top1"] for r in runs if r["mlp_floor_top1"] is not None])
     result = {"config": str(pathlib.Path(args.config).resolve().relative_to(REPO))
               if str(pathlib.Path(args.config).resolve()).startswith(str(REPO)) else args.config,
-              "data": m["data"], "machine": platform.platform(), "threads": args.threads,
+              "data": m["data"], "test_settings": test_settings, "machine": platform.platform(), "threads": args.threads,
               "top1_mean": float(top1.mean()), "top1_std": float(top1.std()),
               "mlp_floor_mean": float(floor.mean()) if len(floor) else None,
               "mlp_floor_std": float(floor.std()) if len(floor) else None,

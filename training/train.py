@@ -315,6 +315,7 @@ def _finish(model, cfg, ds, spec, test_inputs, test_labels, history, work, dev, 
                                                    ds.layout, cfg["model"]["num_classes"], tc["seed"])
         timing["mlp_floor_s"] = time.perf_counter() - t0
     metrics.update(variant=cfg["model"]["variant"], stream=spec.stream, data=ds.source,
+                   test={"test_clips": int(tc.get("test_clips", 1)), "test_flip": bool(tc.get("test_flip", False))},
                    epochs=cfg["train"]["epochs"], seed=tc["seed"],
                    timing={k: round(v, 2) for k, v in timing.items()}, history=history)
     write_metrics(work / "metrics.json", metrics)

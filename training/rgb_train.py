@@ -264,7 +264,9 @@ def train_rgb(config, work_dir, data=None, epochs=None, rgb_epochs=None, seed=No
     timing["rgb_train_s"] = time.perf_counter() - t0
     z_te = rgb_logits(rgb, te.roi, g_te)
     metrics = evaluate_views(s_te, z_te, te.labels, classes, hand_int, settings)
-    metrics.update(guide=settings["guide"], fusion=settings["fusion"], history=history,
+    # top level: the fused score, as a skeleton run's metrics report its own
+    metrics.update(top1=metrics["fused"]["top1"], guide=settings["guide"], fusion=settings["fusion"],
+                   history=history,
                    timing={k: round(v, 2) for k, v in timing.items()})
 
     meta = rgb_metadata(settings, roi_cfg, spec.window, guide_m.input_names, classes)

@@ -3,6 +3,7 @@
 One small PAM checkpoint is exported once per session (dynamo export is slow-ish on 2 cores); the
 parity sweep over every variant is marked slow.
 """
+import importlib.util
 import json
 import subprocess
 import sys
@@ -267,7 +268,7 @@ def test_every_variant_parity_random_and_real_stream(variant, tmp_path, holistic
     from bharnet.training.config import example_inputs
 
     ckpt = make_checkpoint(tmp_path / f"{variant}.pt", variant)
-    path = export_checkpoint(str(ckpt), tmp_path / f"{variant}.bharnet")
+    path = export_checkpoint(str(ckpt), tmp_path / f"{variant}.bharnet", plugin=True)
     b = open_bundle(path)
     model = torch_model(ckpt)
     cfg = torch.load(ckpt, weights_only=True)["config"]
@@ -282,6 +283,14 @@ def test_every_variant_parity_random_and_real_stream(variant, tmp_path, holistic
     report["fp16_top1"] = top1_agreement(run_ort(b.onnx_bytes("model.fp16.onnx"), xs)["logits"],
                                          run_ort(b.onnx_bytes(), xs)["logits"])
     assert report["fp16_top1"] >= 0.99
+    if importlib.util.find_spec("onnxruntime_extensions") is not None:
+        from bharnet.export.ort_plugins import plugin_session
+
+        sess = plugin_session(b.onnx_bytes("model.plugin.onnx"))
+        for name, x in (("random", rand), ("real", real)):
+            diff = max_abs_diff(run_ort(sess, x), run_ort(b.onnx_bytes(), x))
+            report[f"plugin_{name}"] = diff["logits"]
+            assert max(diff.values()) <= TOL, (variant, "plugin", name, diff)
     print(f"PARITY {variant} {json.dumps(report)}")
 
 

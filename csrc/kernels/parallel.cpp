@@ -18,6 +18,14 @@ namespace {
 
 thread_local bool t_inside_task = false;
 
+// One parallel_for call. Workers that wake up late may still hold it after the caller has
+// returned; they then find no index left and never touch fn.
+struct Job {
+  const std::function<void(int64_t)>* fn = nullptr;
+  int64_t n = 0;
+  std::atomic<int64_t> next{0}, done{0};
+};
+
 class Pool {
  public:
   explicit Pool(int threads) {
@@ -33,50 +41,55 @@ class Pool {
   }
   int size() const { return static_cast<int>(workers_.size()) + 1; }
 
+  // The caller works too and returns as soon as every task has finished, without waiting for
+  // workers to wake: on a loaded machine a descheduled worker must not stall the call.
   void run(int64_t n, const std::function<void(int64_t)>& fn) {
+    auto job = std::make_shared<Job>();
+    job->fn = &fn;
+    job->n = n;
     {
       std::lock_guard<std::mutex> lk(mu_);
-      fn_ = &fn;
-      n_ = n;
-      next_.store(0);
-      active_ = static_cast<int>(workers_.size());
+      job_ = job;
       ++generation_;
     }
     cv_.notify_all();
-    drain();
+    work(*job);
     std::unique_lock<std::mutex> lk(mu_);
-    done_cv_.wait(lk, [this] { return active_ == 0; });
-    fn_ = nullptr;
+    done_cv_.wait(lk, [&] { return job->done.load() == n; });
+    job_.reset();
   }
 
  private:
-  void drain() {
+  void work(Job& job) {
     t_inside_task = true;
-    for (int64_t i; (i = next_.fetch_add(1)) < n_;) (*fn_)(i);
+    for (int64_t i; (i = job.next.fetch_add(1)) < job.n;) {
+      (*job.fn)(i);
+      if (job.done.fetch_add(1) + 1 == job.n) {
+        std::lock_guard<std::mutex> lk(mu_);  // pairs with the caller's predicate check
+        done_cv_.notify_all();
+      }
+    }
     t_inside_task = false;
   }
   void worker_loop() {
     uint64_t seen = 0;
     for (;;) {
+      std::shared_ptr<Job> job;
       {
         std::unique_lock<std::mutex> lk(mu_);
         cv_.wait(lk, [&] { return stop_ || generation_ != seen; });
         if (stop_) return;
         seen = generation_;
+        job = job_;
       }
-      drain();
-      std::lock_guard<std::mutex> lk(mu_);
-      if (--active_ == 0) done_cv_.notify_one();
+      if (job) work(*job);
     }
   }
 
   std::vector<std::thread> workers_;
   std::mutex mu_;
   std::condition_variable cv_, done_cv_;
-  const std::function<void(int64_t)>* fn_ = nullptr;
-  int64_t n_ = 0;
-  std::atomic<int64_t> next_{0};
-  int active_ = 0;
+  std::shared_ptr<Job> job_;
   uint64_t generation_ = 0;
   bool stop_ = false;
 };

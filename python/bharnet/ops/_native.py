@@ -1,6 +1,8 @@
 """Access to the compiled extension bharnet._C for the torch ops (pointer entry points)."""
 from __future__ import annotations
 
+import os
+
 import torch
 
 try:
@@ -37,9 +39,14 @@ def ptr(t: torch.Tensor | None) -> int:
     return 0 if t is None else t.data_ptr()
 
 
+def kernel_threads() -> int:
+    """Threads for the CPU kernels: BHARNET_KERNEL_THREADS if set, else torch's intra-op count."""
+    env = os.environ.get("BHARNET_KERNEL_THREADS")
+    return int(env) if env else torch.get_num_threads()
+
+
 def sync_threads() -> None:
-    """Use torch's intra-op thread count for the kernels too, so both sides are compared fairly."""
-    n = torch.get_num_threads()
+    n = kernel_threads()
     if _C.get_num_threads() != n:
         _C.set_num_threads(n)
 

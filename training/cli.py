@@ -5,7 +5,7 @@ from __future__ import annotations
 def register(sub) -> None:
     p = sub.add_parser("train", help="train a model from a YAML config",
                        description="Train a config (SGD Nesterov, warm-up + cosine, ensemble loss). "
-                                   "Multi-GPU/multi-node: torchrun --nproc_per_node=N $(which bharnet) train ...")
+                                   "Multi-GPU/multi-node: torchrun --nproc_per_node=N -m bharnet.cli train ...")
     p.add_argument("config", help="YAML config (see training/configs/)")
     p.add_argument("--data", help="dataset file (overrides data.path)")
     p.add_argument("--work-dir", default=None, help="output folder (default work_dirs/<config name>)")

@@ -4,7 +4,8 @@ Recipe (bharnet-method.md): SGD momentum 0.9 Nesterov, lr 0.1 x batch/64 (global
 decay 5e-4, linear warm-up for `warmup_epochs` then cosine to zero, stepped per iteration; the
 ensemble loss with weights 1:1:1.
 
-Distributed: launch with `torchrun --nproc_per_node=N bharnet train ...`. Each rank gets
+Distributed: launch with `torchrun --nproc_per_node=N -m bharnet.cli train ...` (multi-node:
+add --nnodes/--node-rank/--master-addr as usual). Each rank gets
 batch_size/world samples per step from a DistributedSampler, so the global batch (and the recipe)
 does not depend on the number of processes. Only rank 0 prints, evaluates and writes files.
 """
@@ -258,6 +259,10 @@ def _run(cfg, work_dir, device, rank, world, local, resume, stop_after, threads,
             seen += len(y)
             t_data = time.perf_counter()
             timing["step_s"] += t_data - t_step
+        if world > 1:  # the epoch's training statistics over all ranks' shards
+            agg = torch.tensor([tot_loss, correct, seen], dtype=torch.float64, device=dev)
+            dist.all_reduce(agg)
+            tot_loss, correct, seen = agg[0].item(), agg[1].item(), agg[2].item()
         rec = {"epoch": epoch + 1, "train_loss": tot_loss / seen, "train_top1": correct / seen,
                "lr": sched.get_last_lr()[0]}
         if main and ((epoch + 1) % eval_every == 0 or epoch + 1 == total_epochs):

@@ -102,6 +102,38 @@ def merge(parts: list, out: pathlib.Path) -> int:
     return 0
 
 
+def aggregate(parts: list, out: pathlib.Path) -> int:
+    """Mean and std over result files that differ only in the training seed."""
+    import numpy as np
+
+    docs = [json.loads(pathlib.Path(p).read_text()) for p in parts]
+    seeds = [d["seed"] for d in docs]
+    if len(set(seeds)) != len(seeds) or len({str(pathlib.Path(d["data"]).resolve()) for d in docs}) != 1:
+        raise SystemExit("cannot aggregate: the files must share data and differ in seed")
+    rows = []
+    for v in VARIANTS:
+        per = [r for d in docs for r in d["results"] if r["variant"] == v]
+        if len(per) != len(docs):
+            continue
+        row = {"variant": v, "params": per[0]["params"], "gflops": per[0]["gflops"], "seeds": seeds}
+        for k in ("top1", "hand_intensive_top1", "non_hand_intensive_top1", "mean_class_acc", "train_s"):
+            vals = np.array([r[k] for r in per], float)
+            row[k], row[k + "_std"] = float(vals.mean()), float(vals.std())
+        rows.append(row)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({**{k: docs[0][k] for k in ("config", "data", "machine")},
+                               "seeds": seeds, "results": rows,
+                               "per_seed": [d["results"] for d in docs],
+                               "note": "mean and population std over training seeds (same data)"},
+                              indent=2) + "\n")
+    plot(rows, out.with_suffix(".png"))
+    print(table(rows))
+    print("std over seeds: " + ", ".join(f"{r['variant']} {r['top1_std']:.3f}/{r['hand_intensive_top1_std']:.3f}"
+                                          for r in rows))
+    print(f"-> {out}, {out.with_suffix('.png')}")
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", help="dataset file (default: generate with bharnet data synth)")
@@ -115,7 +147,11 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(REPO / "bench/results/fine_grained.json"))
     ap.add_argument("--merge", nargs="+", metavar="JSON",
                     help="only combine result files of runs made in parallel (one per variant) into --out")
+    ap.add_argument("--aggregate", nargs="+", metavar="JSON",
+                    help="only average result files of different seeds into --out")
     args = ap.parse_args(argv)
+    if args.aggregate:
+        return aggregate(args.aggregate, pathlib.Path(args.out))
     if args.merge:
         return merge(args.merge, pathlib.Path(args.out))
 

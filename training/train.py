@@ -138,6 +138,10 @@ def train(config, work_dir, data=None, epochs=None, seed=None, device: str = "cp
     on_end(model, rank): called on every rank with the trained (unwrapped) model.
     """
     cfg = apply_overrides(load_config(config), data, epochs, seed, variant)
+    if cfg["model"]["variant"] == "rgb":  # BHaRNet-M: skeleton stage, then the guided RGB CNN
+        from .rgb_train import train_rgb
+
+        return train_rgb(cfg, work_dir, threads=threads, quiet=quiet)
     if device == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device cuda but no CUDA device is available")
     own_group = not dist.is_initialized()

@@ -103,4 +103,12 @@ echo "== bharnet CLI from the venv"
 "$WORK/venv/bin/bharnet" run --keypoints kp.npy --layout mediapipe_holistic --fps 28 --out out.jsonl
 echo "   bharnet run: $(wc -l < out.jsonl) JSON lines"
 "$WORK/venv/bin/bharnet" demo --quiet --plot none.png --stream "$STREAM" | tail -n 8
+
+if [[ "${BHARNET_SMOKE_VIDEO:-0}" == 1 ]]; then
+  # The [video] extra lives with the SDK here, not with [train]: mediapipe 0.10.14 needs protobuf<5.
+  echo "== [video] extra in the same torch-free venv: video -> keypoints -> recognitions"
+  "$VPY" -m pip install -q "mediapipe==0.10.14" pytest
+  "$VPY" -c "from bharnet.sdk.video import _need_video; _need_video(); print('   mediapipe usable')"
+  "$VPY" -m pytest -q -p no:cacheprovider "$REPO/tests/test_sdk_video.py"
+fi
 echo "SMOKE OK"

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..rgb.roi import (BLANK, ROIConfig, assemble, frame_positions, frame_tiles, guess_coords,
                        to_model_input)
+from ..layouts import available_layouts, get_layout
 from .adapters import RowSplitter, frame_to_rows
 
 RGB_GRAPH = "rgb.onnx"
@@ -64,8 +65,8 @@ def fuse_logits(skeleton: np.ndarray, rgb: np.ndarray, how: str, weight: float) 
 
 
 class RGBBranch:
-    def __init__(self, bundle, layout: str, threads: int | None = None, coords: str = "auto",
-                 max_frames: int = 256):
+    def __init__(self, bundle, layout: str | None = None, threads: int | None = None,
+                 coords: str = "auto", max_frames: int = 256):
         if not has_rgb(bundle):
             raise ValueError("this bundle has no RGB branch (rgb.onnx)")
         self.meta = bundle.metadata["rgb"]
@@ -77,7 +78,7 @@ class RGBBranch:
         guide = self.meta.get("guide_graph")
         self._guide = _session(bundle.member(guide), threads) if guide else None
         self._guide_inputs = tuple(self.meta.get("guide_input_names", ()))
-        self._split = RowSplitter(layout)
+        self._splitters: dict = {}
         self._max = int(max_frames)
         self._tiles: dict = {}          # track id -> OrderedDict(timestamp -> (tiles, source))
         self._lock = threading.Lock()
@@ -86,17 +87,31 @@ class RGBBranch:
     def _coords(self, xy: np.ndarray) -> str:
         return guess_coords(xy) if self.coords == "auto" else self.coords
 
-    def add_frame(self, track_id, timestamp_ms: float, image, frame) -> None:
+    def _layout(self, frame, layout: str | None) -> str:
+        """The frame's layout: given, fixed at construction, or told by its keypoint count (the
+        registered layouts all differ in it), as the Recognizer does for layout=None."""
+        lay = layout or self.layout
+        if lay is None:
+            v = np.asarray(frame_to_rows(frame, "mediapipe_holistic")).shape[-2]
+            names = [n for n in available_layouts() if get_layout(n).num_joints == v]
+            if len(names) != 1:
+                raise ValueError(f"cannot tell the layout of a frame with {v} keypoints; pass layout=")
+            lay = names[0]
+        return lay
+
+    def add_frame(self, track_id, timestamp_ms: float, image, frame, layout: str | None = None) -> None:
         """Cut and keep the ROI tiles of person 0 in `image` (RGB uint8 [H, W, 3])."""
         image = np.asarray(image)
         if image.ndim != 3 or image.shape[2] != 3:
             raise ValueError(f"image must be RGB [H, W, 3], got shape {image.shape}")
         if image.dtype != np.uint8:
             image = np.clip(image, 0, 255).astype(np.uint8)
-        kp, sc = self._split(frame_to_rows(frame, self.layout))
+        lay = self._layout(frame, layout)
+        split = self._splitters.get(lay) or self._splitters.setdefault(lay, RowSplitter(lay))
+        kp, sc = split(frame_to_rows(frame, lay))
         if kp.ndim == 3:            # [M, V, C]: the ROI follows person 0
             kp, sc = kp[0], sc[0]
-        tiles, source = frame_tiles(image, kp, self.layout, sc, self._coords(kp[:, :2]), self.cfg)
+        tiles, source = frame_tiles(image, kp, lay, sc, self._coords(kp[:, :2]), self.cfg)
         with self._lock:
             buf = self._tiles.setdefault(track_id, OrderedDict())
             buf[float(timestamp_ms)] = (tiles, source)

@@ -21,6 +21,7 @@ from ..layouts import get_layout
 from .adapters import RowSplitter, frame_to_rows
 from .model import load_model
 from .results import Recognition
+from .rgb import RGBBranch, has_rgb
 from .tracks import TimestampError, Track, TrackTable
 
 DEFAULT_STRIDE = 8
@@ -72,6 +73,8 @@ class Recognizer:
         self.on_result = on_result
 
         self.backend = get_backend(backend, self.bundle, device, threads=threads)
+        # BHaRNet-M: images are used only when the bundle carries the RGB graphs (sdk/rgb.py)
+        self.rgb = RGBBranch(self.bundle, layout, threads=threads) if has_rgb(self.bundle) else None
         self._run_lock = None if getattr(self.backend, "thread_safe", False) else threading.Lock()
         self._lock = threading.Lock()     # guards the track table (held for O(1) work only)
         self._table_opts = {"max_tracks": max_tracks, "idle_timeout_ms": idle_timeout_ms}
@@ -132,10 +135,12 @@ class Recognizer:
         if flush and track is not None and 0 < track.count < self.window and track.total_frames == track.count:
             yield self._recognize(track, partial=True)
 
-    def push(self, frame, timestamp_ms: float, track_id=0) -> Recognition | None:
+    def push(self, frame, timestamp_ms: float, track_id=0, image=None) -> Recognition | None:
         """Feed one live frame of track `track_id`. Returns the Recognition this frame completed
         (also passed to on_result), or None. Raises TimestampError if time goes back."""
         self._check_open()
+        if image is not None and self.rgb is not None:   # image: RGB uint8 [H, W, 3] of this frame
+            self.rgb.add_frame(track_id, float(timestamp_ms), image, frame, self.layout)
         rec = self._feed(track_id, frame, float(timestamp_ms), locked=True)
         if rec is not None and self.on_result is not None:
             self.on_result(rec)
@@ -148,6 +153,8 @@ class Recognizer:
                 self._tracks.clear()
             else:
                 self._tracks.drop(track_id)
+        if self.rgb is not None:
+            self.rgb.reset(track_id)
 
     @property
     def tracks(self) -> list:
@@ -269,6 +276,10 @@ class Recognizer:
         else:
             with self._run_lock:
                 out = self.backend.run(batch)
+        if self.rgb is not None:
+            fused = self.rgb.score(out["logits"], batch, track_id, start_ms, end_ms, frames)
+            if fused is not None:
+                out = {**out, "logits": fused[0], "rgb_logits": fused[1]}
         latency = (time.perf_counter() - t0) * 1000.0
 
         p = _softmax(out["logits"][0])

@@ -108,4 +108,9 @@ def export_checkpoint(ckpt, out, opset: int = DEFAULT_OPSET, fp16: bool = True, 
         graphs[PLUGIN] = {"precision": "fp32", "ops": "bharnet plugins (GraphConv, PoolAttention)",
                           "io": "fp32"}
     meta = bundle_metadata(ckpt, model, opset, graphs, checks)
-    return write_bundle(out, meta, members)
+    path = write_bundle(out, meta, members)
+    if "rgb_model" in ckpt:  # BHaRNet-M: the same bundle also carries the RGB graphs
+        from .rgb_export import add_rgb_to_bundle
+
+        path = add_rgb_to_bundle(path, ckpt, opset=opset, tol=tol)
+    return path

@@ -88,8 +88,9 @@ def export_rgb_bundle(ckpt, out, opset: int = 18, tol: float = 1e-4, fp16: bool 
 
     if not isinstance(ckpt, dict):
         ckpt = load_checkpoint(ckpt)
-    path = export_checkpoint(ckpt, out, opset=opset, fp16=fp16, tol=tol)
-    return add_rgb_to_bundle(path, ckpt, opset=opset, tol=tol)
+    if "rgb_model" not in ckpt:
+        raise ValueError("not an RGB checkpoint (no 'rgb_model'): train it with variant: rgb")
+    return export_checkpoint(ckpt, out, opset=opset, fp16=fp16, tol=tol)  # adds the RGB graphs
 
 
 __all__ = ["RGB_GRAPH", "GUIDE_GRAPH", "rgb_members", "add_rgb_to_bundle", "export_rgb_bundle"]

@@ -23,7 +23,12 @@ def count_flops(model, inputs: dict) -> int:
 
 
 def cost_of(cfg: dict, num_classes: int | None = None) -> dict:
+    """Cost of the skeleton model a config describes (for variant: rgb, its skeleton stage)."""
     cfg = load_config(cfg)
+    if cfg["model"]["variant"] == "rgb":
+        from .rgb_train import skeleton_config
+
+        cfg = skeleton_config(cfg)
     n = num_classes or cfg["model"]["num_classes"] or 60
     model = build_model(cfg, num_classes=n, use_kernels=False)
     flops = count_flops(model, example_inputs(cfg, batch=1))

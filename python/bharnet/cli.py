@@ -11,6 +11,7 @@ _COMMAND_MODULES = (
     "bharnet.info_cli",
     "bharnet.data.cli",
     "bharnet.training.cli",
+    "bharnet.training.rgb_cli",
     "bharnet.export.cli",
     "bharnet.sdk.cli",
 )
@@ -21,7 +22,8 @@ class UserError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bharnet", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="bharnet", description="BHaRNet body-hand skeleton action recognition: data, training, export, SDK")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _COMMAND_MODULES:
         try:

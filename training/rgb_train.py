@@ -204,13 +204,9 @@ def train_rgb(config, work_dir, data=None, epochs=None, rgb_epochs=None, seed=No
     from .loader import read_dataset
     from .rgb_data import build_views, read_extras
 
-    cfg = load_config(config)
-    if data is not None:
-        cfg["data"]["path"] = str(data)
-    if epochs is not None:
-        cfg["train"]["epochs"] = int(epochs)
-    if seed is not None:
-        cfg["train"]["seed"] = int(seed)
+    from .train import apply_overrides  # lazy: train.py imports this module for variant: rgb
+
+    cfg = apply_overrides(load_config(config), data=data, epochs=epochs, seed=seed)
     cfg["model"].setdefault("rgb", {})
     if skeleton is not None:
         cfg["model"]["rgb"]["skeleton_checkpoint"] = str(skeleton)

@@ -4,7 +4,6 @@ Frames come out RGB uint8 [H, W, 3], the convention of `bharnet.rgb.roi` (OpenCV
 """
 from __future__ import annotations
 
-import pathlib
 
 import numpy as np
 
@@ -20,13 +19,9 @@ def _cv2():
 def read_frames(path, indices=None) -> list[np.ndarray]:
     """Frames `indices` (all when None) of a video file, RGB uint8. Decodes sequentially (seeking is
     unreliable across codecs) and stops after the last wanted frame."""
-    cv2 = _cv2()
-    path = pathlib.Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"video not found: {path}")
-    cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened():
-        raise ValueError(f"{path}: OpenCV cannot open this video")
+    from ..sdk.video import open_capture
+
+    cap = open_capture(_cv2(), path)
     want = None if indices is None else sorted(set(int(i) for i in np.atleast_1d(indices)))
     got: dict[int, np.ndarray] = {}
     i = 0
@@ -49,8 +44,10 @@ def read_frames(path, indices=None) -> list[np.ndarray]:
 
 
 def video_info(path) -> dict:
+    from ..sdk.video import open_capture
+
     cv2 = _cv2()
-    cap = cv2.VideoCapture(str(path))
+    cap = open_capture(cv2, path)  # a missing file is an error, not zeros
     try:
         return {"width": int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
                 "height": int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),

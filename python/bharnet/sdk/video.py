@@ -32,6 +32,17 @@ def _need_video():
     return cv2, mp
 
 
+def open_capture(cv2, path):
+    """An opened cv2.VideoCapture, or a clear error for a missing or undecodable file."""
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"video not found: {path}")
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        raise ValueError(f"{path}: OpenCV cannot open this video")
+    return cap
+
+
 def extract_holistic(path, model_complexity: int = 1, progress: bool = False
                      ) -> tuple[np.ndarray, float]:
     """Every frame of a video through MediaPipe Holistic -> ([T, 75, 4] float32, fps).
@@ -40,12 +51,7 @@ def extract_holistic(path, model_complexity: int = 1, progress: bool = False
     with x, y normalised to the image; an undetected part is all zeros.
     """
     cv2, mp = _need_video()
-    path = pathlib.Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"video not found: {path}")
-    cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened():
-        raise ValueError(f"{path}: OpenCV cannot open this video")
+    cap = open_capture(cv2, path)
     fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0) or 30.0
     total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
     rows = []

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import pathlib
 import sys
 
-DEFAULT = "/work/shared/data/jhmdb14/jhmdb14_split1.pkl"
+DEFAULT = str(pathlib.Path(__file__).resolve().parents[2] / "shared/data/jhmdb14/jhmdb14_split1.pkl")
 
 
 def main(argv=None) -> int:

@@ -28,6 +28,7 @@ DEFAULTS: dict = {
         "window": 64,
         "num_person": 1,
         "score_threshold": 0.3,
+        "sample": "uniform",          # uniform | crop | stretch (temporal sampling to the window)
         "augment": {},
     },
     "train": {
@@ -41,9 +42,17 @@ DEFAULTS: dict = {
         "loss_weights": {"body": 1.0, "hand": 1.0, "cpl": 1.0},
         "label_smoothing": 0.0,
         "test_clips": 1,
+        "test_flip": False,           # also average each test clip with its mirror image
+        "test_split": "test",
+        "eval_every": 1,
+        "mlp_floor": False,           # also train the MLP floor on the same split (metrics.json)
+        "amp": "auto",                # CUDA autocast: auto | bf16 | fp16 | off
+        "num_workers": 0,
         "seed": 0,
     },
 }
+# sections whose keys are checked against DEFAULTS (model holds free-form sub-dicts such as rgb)
+_STRICT = ("data", "train")
 
 
 def merge(base: dict, override: dict) -> dict:
@@ -72,7 +81,23 @@ def load_config(path_or_dict) -> dict:
     unknown = set(raw) - set(DEFAULTS)
     if unknown:
         raise ValueError(f"unknown config section(s) {sorted(unknown)}; expected {sorted(DEFAULTS)}")
-    return merge(DEFAULTS, raw)
+    for section in _STRICT:
+        bad = set(raw.get(section) or {}) - set(DEFAULTS[section])
+        if bad:
+            raise ValueError(f"unknown {section} option(s) {sorted(bad)}; known: {sorted(DEFAULTS[section])}")
+    cfg = merge(DEFAULTS, raw)
+    if not isinstance(path_or_dict, dict):
+        cfg["data"]["path"] = _resolve_data_path(cfg["data"]["path"], pathlib.Path(path_or_dict).parent)
+    return cfg
+
+
+def _resolve_data_path(path, config_dir: pathlib.Path):
+    """A relative data path means the working directory if it exists there, else the config's
+    folder, so shipped configs can point at data beside the repository from any directory."""
+    if not path or pathlib.Path(path).is_absolute() or pathlib.Path(path).exists():
+        return path
+    beside = config_dir / path
+    return str(beside.resolve()) if beside.exists() else path
 
 
 def input_spec(cfg: dict):

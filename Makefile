@@ -7,7 +7,7 @@ PIP    := $(PY) -m pip
 TORCH  := torch==2.13.0
 NATIVE_SRC := $(shell find csrc -name '*.cpp' -o -name '*.cu' -o -name '*.h' -o -name '*.cuh' 2>/dev/null) CMakeLists.txt cmake/simd.cmake pyproject.toml
 
-.PHONY: setup build test test-slow test-all demo default-model wheel bench clean
+.PHONY: setup build test test-slow test-all demo default-model wheel bench bench-train clean
 
 $(VENV)/.deps: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,9 +40,18 @@ default-model: $(VENV)/.built
 wheel: $(VENV)/.deps
 	$(PIP) wheel --no-build-isolation --no-deps -w dist .
 
+# quick benchmarks (minutes): cost, kernels, export latency, SDK
 bench: $(VENV)/.built
-	$(PY) bench/kernels.py
+	$(PY) bench/cost.py
+	$(PY) bench/kernels.py --threads 1 --clock cpu --out bench/results/kernels_cpu_1t.json
+	$(PY) bench/export.py
 	$(PY) bench/sdk.py
+
+# training benchmarks (an hour or more on 2 cores): JHMDB over 3 seeds, the fine-grained table, RGB
+bench-train: $(VENV)/.built
+	$(PY) bench/jhmdb_seeds.py
+	$(PY) bench/fine_grained.py
+	$(PY) bench/rgb.py
 
 clean:
 	rm -rf build dist $(VENV)

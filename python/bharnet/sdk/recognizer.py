@@ -206,6 +206,7 @@ class Recognizer:
                     f"cannot tell the keypoint layout of rows shaped {rows.shape}; pass layout= "
                     f"(one of {', '.join(sorted(_LAYOUT_BY_JOINTS.values()))})")
             self._set_layout(name)
+
     def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError("this Recognizer is closed")

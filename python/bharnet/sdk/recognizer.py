@@ -127,8 +127,8 @@ class Recognizer:
             else:
                 ts = i * period
             if track is None:   # the first frame fixes the layout, and so the buffer's shape
-                self._rows(frame)
-                track = self._new_track(track_id)
+                self._layout_for(frame_to_rows(frame, self.layout or "mediapipe_holistic"))
+                track = self._tracks.new_track(track_id)
             rec = self._feed(track, frame, float(ts), locked=False)
             if rec is not None:
                 yield rec
@@ -210,9 +210,6 @@ class Recognizer:
     def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError("this Recognizer is closed")
-
-    def _new_track(self, track_id) -> Track:
-        return Track(track_id, *self._tracks.shape)
 
     def _rows(self, frame) -> tuple[np.ndarray, np.ndarray]:
         rows = frame_to_rows(frame, self.layout or "mediapipe_holistic")

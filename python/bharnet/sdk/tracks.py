@@ -99,11 +99,15 @@ class TrackTable:
     def ids(self) -> list:
         return list(self._tracks)
 
+    def new_track(self, track_id) -> Track:
+        """A track with this table's buffer shape, not registered (stream() owns its own)."""
+        return Track(track_id, *self.shape)
+
     def get(self, track_id, timestamp_ms: float) -> Track:
         """The track for `track_id` (created if new), marked most recently used."""
         tr = self._tracks.get(track_id)
         if tr is None:
-            tr = Track(track_id, *self.shape)
+            tr = self.new_track(track_id)
             self._tracks[track_id] = tr
         else:
             self._tracks.move_to_end(track_id)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from bharnet import bundle as B
+from bharnet import container
 
 
 def _small_bundle(tmp_path, name="m.bharnet"):
@@ -66,9 +67,9 @@ def _rezip(tmp_path, raw, edit):
     with zipfile.ZipFile(buf, "w") as z:
         for n, d in members.items():
             z.writestr(n, d)
-        z.comment = B.SEAL_PREFIX + b"0" * 64
+        z.comment = container.SEAL_PREFIX + b"0" * 64
     out = bytearray(buf.getvalue())
-    out[-64:] = B._sha256(bytes(out[:-len(B.SEAL_PREFIX) - 64])).encode()
+    out[-64:] = container.sha256(bytes(out[:-len(container.SEAL_PREFIX) - 64])).encode()
     p = tmp_path / "edited.bharnet"
     p.write_bytes(bytes(out))
     return p

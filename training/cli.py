@@ -39,9 +39,17 @@ def register(sub) -> None:
 def _train(args) -> int:
     import pathlib
 
+    from .config import load_config
     from .train import train
 
     work = args.work_dir or str(pathlib.Path("work_dirs") / pathlib.Path(args.config).stem)
+    variant = args.variant or load_config(args.config)["model"]["variant"]
+    if variant == "rgb":  # BHaRNet-M: the skeleton stage, then the guided RGB CNN (rgb_train.py)
+        from .rgb_train import train_rgb
+
+        train_rgb(args.config, work, data=args.data, epochs=args.epochs, seed=args.seed,
+                  threads=args.threads)
+        return 0
     train(args.config, work, data=args.data, epochs=args.epochs, seed=args.seed, device=args.device,
           resume=args.resume, stop_after=args.stop_after, variant=args.variant, threads=args.threads)
     return 0

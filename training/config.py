@@ -91,6 +91,18 @@ def load_config(path_or_dict) -> dict:
     return cfg
 
 
+def apply_overrides(cfg: dict, data=None, epochs=None, seed=None, variant=None) -> dict:
+    if data is not None:
+        cfg["data"]["path"] = str(data)
+    if epochs is not None:
+        cfg["train"]["epochs"] = int(epochs)
+    if seed is not None:
+        cfg["train"]["seed"] = int(seed)
+    if variant is not None:
+        cfg["model"]["variant"] = variant
+    return cfg
+
+
 def _resolve_data_path(path, config_dir: pathlib.Path):
     """A relative data path means the working directory if it exists there, else the config's
     folder, so shipped configs can point at data beside the repository from any directory."""

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from bharnet.rgb.roi import ROIConfig, frame_positions, to_model_input
 
 from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
-from .config import load_config
+from .config import apply_overrides, load_config
 from .evaluate import metrics_from_scores, write_metrics
 from .models.rgb import FUSIONS, GUIDE_SOURCES, RGBNet, SkeletonGuide, fuse
 
@@ -203,8 +203,6 @@ def train_rgb(config, work_dir, data=None, epochs=None, rgb_epochs=None, seed=No
 
     from .loader import read_dataset
     from .rgb_data import build_views, read_extras
-
-    from .train import apply_overrides  # lazy: train.py imports this module for variant: rgb
 
     cfg = apply_overrides(load_config(config), data=data, epochs=epochs, seed=seed)
     cfg["model"].setdefault("rgb", {})

@@ -24,7 +24,7 @@ import torch
 import torch.distributed as dist
 
 from .checkpoint import load_checkpoint, save_checkpoint
-from .config import build_model, input_spec, load_config
+from .config import apply_overrides, build_model, input_spec, load_config
 from .evaluate import (loss_of_scores, metrics_from_scores, plot_confusion, plot_curves, predict,
                        summary_line, write_metrics)
 from .loader import AugmentOptions, TrainSet, check_compatible, prepare_test, read_dataset, torch_collate
@@ -116,18 +116,6 @@ def _progress(iterable, total: int, desc: str, enabled: bool):
     return iterable
 
 
-def apply_overrides(cfg: dict, data=None, epochs=None, seed=None, variant=None) -> dict:
-    if data is not None:
-        cfg["data"]["path"] = str(data)
-    if epochs is not None:
-        cfg["train"]["epochs"] = int(epochs)
-    if seed is not None:
-        cfg["train"]["seed"] = int(seed)
-    if variant is not None:
-        cfg["model"]["variant"] = variant
-    return cfg
-
-
 def train(config, work_dir, data=None, epochs=None, seed=None, device: str = "cpu",
           resume: bool = False, stop_after: int | None = None, variant: str | None = None,
           threads: int | None = None, quiet: bool = False, on_end=None) -> dict:
@@ -138,10 +126,9 @@ def train(config, work_dir, data=None, epochs=None, seed=None, device: str = "cp
     on_end(model, rank): called on every rank with the trained (unwrapped) model.
     """
     cfg = apply_overrides(load_config(config), data, epochs, seed, variant)
-    if cfg["model"]["variant"] == "rgb":  # BHaRNet-M: skeleton stage, then the guided RGB CNN
-        from .rgb_train import train_rgb
-
-        return train_rgb(cfg, work_dir, threads=threads, quiet=quiet)
+    if cfg["model"]["variant"] == "rgb":
+        raise ValueError("model.variant 'rgb' (BHaRNet-M) trains in two stages: use "
+                         "`bharnet train` (which hands it over) or bharnet.training.rgb_train.train_rgb")
     if device == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device cuda but no CUDA device is available")
     own_group = not dist.is_initialized()

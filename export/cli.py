@@ -20,7 +20,7 @@ def register(sub) -> None:
 def _run(args) -> int:
     import sys
 
-    from bharnet.bundle import read_metadata
+    from bharnet.bundle import open_bundle
 
     from .builder import export_checkpoint
 
@@ -30,11 +30,13 @@ def _run(args) -> int:
     except RuntimeError as e:  # parity refused, kernels missing for --plugin: no traceback
         print(f"bharnet export: error: {e}", file=sys.stderr)
         return 2
-    meta = read_metadata(path)
-    diff = meta["export_check"]["ort_vs_torch_max_abs"]
-    print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB, sha256 {meta['bundle_sha256'][:12]}); "
-          f"variant {meta['variant']}, {meta['num_classes']} classes, window {meta['window']}; "
-          f"ORT vs torch max-abs {max(diff.values()):.2e}")
+    b = open_bundle(path)
+    meta = b.meta
+    diff = meta.export_check["ort_vs_torch_max_abs"]
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB, sha256 {b.sha256[:12]}); "
+          f"variant {meta.variant}, {meta.num_classes} classes, window {meta.window}; "
+          f"ORT vs torch max-abs {max(diff.values()):.2e} (logit scale "
+          f"{meta.export_check['logit_scale']:.3g})")
     if args.trt:
         from .trt import TrtUnavailable, build_engine
 

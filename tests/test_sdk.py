@@ -17,7 +17,7 @@ from bharnet.backends import BackendUnavailable, get_backend
 from bharnet.sdk.tracks import TrackTable
 
 pytestmark = pytest.mark.skipif(not sdk.default_model_path().is_file(),
-                                reason="no embedded default model (python -m bharnet.sdk.make_default_model)")
+                                reason="no embedded default model (make default-model)")
 
 
 @pytest.fixture(scope="module")

@@ -20,11 +20,10 @@ def register(sub) -> None:
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_train)
 
-    e = sub.add_parser("export-rgb", help="export an RGB checkpoint to a bundle with rgb.onnx")
+    e = sub.add_parser("export-rgb", help="export an RGB checkpoint to a bundle with rgb.onnx "
+                                          "(what `bharnet export` does for any RGB checkpoint)")
     e.add_argument("checkpoint", help="final.pt from train-rgb (or bharnet train with variant: rgb)")
     e.add_argument("--out", required=True, help="bundle to write")
-    e.add_argument("--into", default=None,
-                   help="add the RGB graphs to this existing skeleton bundle instead of exporting one")
     e.add_argument("--opset", type=int, default=18)
     e.set_defaults(func=_export)
 
@@ -40,14 +39,17 @@ def _train(args) -> int:
 
 
 def _export(args) -> int:
-    from bharnet.bundle import read_metadata
-    from bharnet.export.rgb_export import add_rgb_to_bundle, export_rgb_bundle
+    from bharnet.bundle import open_bundle
+    from bharnet.export.builder import export_checkpoint
 
-    if args.into:
-        path = add_rgb_to_bundle(args.into, args.checkpoint, out=args.out, opset=args.opset)
-    else:
-        path = export_rgb_bundle(args.checkpoint, args.out, opset=args.opset)
-    meta = read_metadata(path)["rgb"]
-    print(f"wrote {path}: rgb graphs {meta['graph']}, {meta['guide_graph']}; guide {meta['guide']}, "
-          f"fusion {meta['fusion']}; ORT vs torch max-abs {meta['export_check']['ort_vs_torch_max_abs']}")
+    from .checkpoint import load_checkpoint
+
+    ckpt = load_checkpoint(args.checkpoint)
+    if "rgb_model" not in ckpt:
+        raise ValueError(f"{args.checkpoint} is not an RGB checkpoint (no rgb_model): train it with "
+                         f"model.variant: rgb, or export it with `bharnet export`")
+    path = export_checkpoint(ckpt, args.out, opset=args.opset, fp16=False)
+    rgb = open_bundle(path).meta.rgb
+    print(f"wrote {path}: rgb graphs {rgb['graph']}, {rgb['guide_graph']}; guide {rgb['guide']}, "
+          f"fusion {rgb['fusion']}; ORT vs torch max-abs {rgb['export_check']['ort_vs_torch_max_abs']}")
     return 0

@@ -148,12 +148,12 @@ def run_demo(model=None, backend="auto", stream=None, actions=10, seed=1,
 
     t0 = time.perf_counter()
     rec = Recognizer(model, backend=backend, max_gap_ms=None)
-    meta = rec.bundle.metadata
-    print(f"model: {meta.get('name', rec.info['bundle'])} ({meta.get('variant')}, "
+    meta = rec.bundle.meta
+    print(f"model: {meta.name or rec.info['bundle']} ({meta.variant}, "
           f"{len(rec.classes)} classes, window {rec.window}, stride {rec.stride}, "
           f"layout {rec.model_layout}); backend: {rec.backend.name}")
-    if meta.get("description"):
-        print(f"  {meta['description']}")
+    if meta.description:
+        print(f"  {meta.description}")
     kp, timeline, rows, _ = synthetic_part(rec, actions, seed, quiet)
     if plot is not None and rows:
         if plot_timeline(plot, len(kp), timeline, rows, rec.classes):

@@ -16,6 +16,7 @@ import numpy as np
 from ..data.adapt import source_has_hands
 from ..data.pipeline import prepare, prepare_clip
 from ..data.sampling import sample_indices, take_frames
+from ..bundle import DEFAULT_STRIDE
 from ..data.spec import InputSpec
 from ..layouts import get_layout
 from .adapters import RowSplitter, frame_to_rows
@@ -23,8 +24,6 @@ from .model import load_model
 from .results import Recognition
 from .rgb import RGBBranch, has_rgb
 from .tracks import TimestampError, Track, TrackTable
-
-DEFAULT_STRIDE = 8
 # layouts a Recognizer(layout=None) recognises by their number of keypoints per frame
 _LAYOUT_BY_JOINTS = {get_layout(n).num_joints: n for n in
                      ("mediapipe_holistic", "coco_wholebody", "ntu25", "jhmdb15", "coco17")}
@@ -59,12 +58,12 @@ class Recognizer:
         from ..backends import get_backend
 
         self.bundle = load_model(model)
-        meta = self.bundle.metadata
-        self.spec = InputSpec.from_dict(meta["spec"])
-        self.classes = [str(c) for c in meta["classes"]]
-        self.model_layout = meta.get("layout")
+        meta = self.bundle.meta
+        self.spec = InputSpec.from_dict(meta.spec)
+        self.classes = list(meta.classes)
+        self.model_layout = meta.layout
         self.window = int(window or self.spec.window)
-        self.stride = int(stride or meta.get("stride") or DEFAULT_STRIDE)
+        self.stride = int(stride or meta.stride)
         if self.window < 1 or self.stride < 1:
             raise ValueError(f"window and stride must be >= 1, got {self.window}, {self.stride}")
         self.top_k = max(1, min(int(top_k), len(self.classes)))
@@ -92,7 +91,7 @@ class Recognizer:
     def info(self) -> dict:
         return {"classes": self.classes, "model_layout": self.model_layout, "layout": self.layout,
                 "window": self.window, "model_window": self.spec.window, "stride": self.stride,
-                "backend": self.backend.name, "variant": self.bundle.metadata.get("variant"),
+                "backend": self.backend.name, "variant": self.bundle.meta.variant,
                 "bundle": str(getattr(self.bundle, "path", "")),
                 "bundle_sha256": getattr(self.bundle, "sha256", None)}
 

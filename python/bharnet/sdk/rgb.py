@@ -1,6 +1,6 @@
 """The RGB branch at run time (BHaRNet-M): images beside the keypoints, no torch.
 
-Used by the Recognizer only when its bundle carries `rgb.onnx` and metadata["rgb"]:
+Used by the Recognizer only when its bundle carries `rgb.onnx` (BundleMeta.rgb):
 
     rec = sdk.Recognizer("model.bharnet")
     rec.push(frame_keypoints, timestamp_ms, image=rgb_frame)   # image: RGB uint8 [H, W, 3]
@@ -32,9 +32,8 @@ RGB_GRAPH = "rgb.onnx"
 
 
 def has_rgb(bundle) -> bool:
-    meta = getattr(bundle, "metadata", {}) or {}
-    has = getattr(bundle, "has_member", lambda n: False)
-    return "rgb" in meta and has(meta["rgb"].get("graph", RGB_GRAPH))
+    rgb = bundle.meta.rgb
+    return bool(rgb) and bundle.has_member(rgb.get("graph", RGB_GRAPH))
 
 
 def _session(data: bytes, threads: int | None):
@@ -62,7 +61,7 @@ class RGBBranch:
                  coords: str = "auto", max_frames: int = 256):
         if not has_rgb(bundle):
             raise ValueError("this bundle has no RGB branch (rgb.onnx)")
-        self.meta = bundle.metadata["rgb"]
+        self.meta = bundle.meta.rgb
         self.cfg = ROIConfig.from_dict(self.meta["roi"])
         self.layout = layout
         self.coords = coords

@@ -10,6 +10,7 @@ import sys
 
 import numpy as np
 
+from ..rgb.video import open_capture
 from .adapters import holistic_to_rows
 
 
@@ -30,17 +31,6 @@ def _need_video():
                            f"(recent onnx needs protobuf>=6: use a separate environment for --video, "
                            f"e.g. pip install 'bharnet[video]' without the [train] extra)")
     return cv2, mp
-
-
-def open_capture(cv2, path):
-    """An opened cv2.VideoCapture, or a clear error for a missing or undecodable file."""
-    path = pathlib.Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"video not found: {path}")
-    cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened():
-        raise ValueError(f"{path}: OpenCV cannot open this video")
-    return cap
 
 
 def extract_holistic(path, model_complexity: int = 1, progress: bool = False

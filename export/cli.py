@@ -21,12 +21,16 @@ def _run(args) -> int:
     import sys
 
     from bharnet.bundle import open_bundle
+    from bharnet.progress import stage
+    from bharnet.warnings_filter import install
 
     from .builder import export_checkpoint
 
+    install()
     try:
-        path = export_checkpoint(args.checkpoint, args.out, opset=args.opset, fp16=not args.no_fp16,
-                                 plugin=args.plugin)
+        with stage(f"export {args.checkpoint} -> {args.out}"):
+            path = export_checkpoint(args.checkpoint, args.out, opset=args.opset,
+                                     fp16=not args.no_fp16, plugin=args.plugin)
     except RuntimeError as e:  # parity refused, kernels missing for --plugin: no traceback
         print(f"bharnet export: error: {e}", file=sys.stderr)
         return 2
@@ -41,8 +45,9 @@ def _run(args) -> int:
         from .trt import TrtUnavailable, build_engine
 
         try:
-            engine = build_engine(path, precision=args.trt_precision, max_batch=args.trt_max_batch,
-                                  cache_dir=args.trt_cache)
+            with stage(f"TensorRT engine ({args.trt_precision}, max batch {args.trt_max_batch})"):
+                engine = build_engine(path, precision=args.trt_precision,
+                                      max_batch=args.trt_max_batch, cache_dir=args.trt_cache)
         except TrtUnavailable as e:
             print(f"bharnet export: bundle written, but no TensorRT engine: {e}", file=sys.stderr)
             return 2

@@ -53,6 +53,16 @@ DEFAULTS: dict = {
 }
 # sections whose keys are checked against DEFAULTS (model holds free-form sub-dicts such as rgb)
 _STRICT = ("data", "train")
+# keys that accept more than their default's type says (the rest are typed by their default)
+_TYPES = {
+    "model.num_classes": (int, type(None)),
+    "data.path": (str, type(None)),
+    "data.layout": (str, type(None)),
+    "train.amp": (str, bool),        # YAML reads `amp: off` as false
+    "model.use_kernels": None,       # not checked here: its reader decides what it accepts
+}
+_TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string",
+               dict: "a mapping", type(None): "null"}
 
 
 def merge(base: dict, override: dict) -> dict:
@@ -86,9 +96,49 @@ def load_config(path_or_dict) -> dict:
         if bad:
             raise ValueError(f"unknown {section} option(s) {sorted(bad)}; known: {sorted(DEFAULTS[section])}")
     cfg = merge(DEFAULTS, raw)
+    for section in DEFAULTS:
+        _check_types(cfg[section], DEFAULTS[section], section)
     if not isinstance(path_or_dict, dict):
         cfg["data"]["path"] = _resolve_data_path(cfg["data"]["path"], pathlib.Path(path_or_dict).parent)
     return cfg
+
+
+def _expected_types(key: str, default) -> tuple | None:
+    if key in _TYPES:
+        return _TYPES[key]
+    if isinstance(default, bool):
+        return (bool,)
+    if isinstance(default, int):
+        return (int,)
+    if isinstance(default, float):
+        return (float, int)
+    if isinstance(default, (str, dict)):
+        return (type(default),)
+    return None
+
+
+def _check_types(values: dict, defaults: dict, prefix: str) -> None:
+    """Every key with a default must hold a value of that default's type ("train.epochs: expected
+    an integer, got 'ten'"); free-form sub-mappings (backbone, augment, model.rgb) are checked by
+    their own readers. Numbers written as YAML 1.1 reads them as strings ("1e-3") are converted."""
+    if not isinstance(values, dict):
+        raise ValueError(f"{prefix}: expected a mapping, got {values!r}")
+    for key, default in defaults.items():
+        name, value = f"{prefix}.{key}", values.get(key)
+        types = _expected_types(name, default)
+        if types is None or key not in values:
+            continue
+        if float in types and isinstance(value, str):
+            try:
+                values[key] = value = float(value)
+            except ValueError:
+                pass
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            expected = " or ".join(dict.fromkeys(_TYPE_NAMES[t] for t in types if t is not int or
+                                                 float not in types))
+            raise ValueError(f"{name}: expected {expected}, got {value!r}")
+        if isinstance(default, dict) and default:
+            _check_types(value, default, name)
 
 
 def apply_overrides(cfg: dict, data=None, epochs=None, seed=None, variant=None) -> dict:

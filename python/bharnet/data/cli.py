@@ -73,9 +73,11 @@ def register(sub) -> None:
 
 
 def _save(ds, out) -> None:
+    from ..progress import stage
     from .dataset import save
 
-    save(ds, out)
+    with stage(f"writing {out}", announce=False):
+        save(ds, out)
     print(f"wrote {out}: {len(ds)} clips, {ds.num_classes} classes, layout {ds.layout}, "
           f"splits {{{', '.join(f'{k}: {len(v)}' for k, v in ds.splits.items())}}}")
 
@@ -101,9 +103,12 @@ def _synth(args) -> int:
 
 
 def _convert(args) -> int:
+    from ..progress import stage
     from .dataset import load
 
-    _save(load(args.src, args.layout), args.dst)
+    with stage(f"reading {args.src}", announce=False):
+        ds = load(args.src, args.layout)
+    _save(ds, args.dst)
     return 0
 
 

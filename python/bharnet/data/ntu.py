@@ -17,6 +17,7 @@ import re
 
 import numpy as np
 
+from ..progress import progress
 from .dataset import Clip, SkeletonDataset
 from .resources import read_json, read_lines
 
@@ -195,7 +196,8 @@ def convert_ntu(directory, benchmark: str = "xsub", dataset: str | None = None,
     n_cls = _num_classes(dataset)
     missing = load_missing(dataset, missing_file)
     clips, train, test, skipped_list, skipped_empty = [], [], [], 0, 0
-    for f in files:
+    for f in progress(files, desc=f"NTU skeleton files ({directory})", unit="file",
+                      quiet=not verbose):
         action = parse_name(f.stem)["action"]          # also validates the name
         name = NAME_RE.search(f.stem).group(0)
         if action > n_cls:

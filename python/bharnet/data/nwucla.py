@@ -14,6 +14,7 @@ import re
 
 import numpy as np
 
+from ..progress import progress
 from .dataset import Clip, SkeletonDataset
 
 NAME_RE = re.compile(r"a(\d+)_s(\d+)_e(\d+)_v(\d+)")
@@ -68,7 +69,7 @@ def convert_nwucla(root) -> SkeletonDataset:
     if not files:
         raise FileNotFoundError(f"no aXX_sYY_eZZ_vWW .json/.txt samples under {root}")
     clips, train, test = [], [], []
-    for f in files:
+    for f in progress(files, desc=f"NW-UCLA samples ({root})", unit="file"):
         info = parse_name(f.stem)
         if info["action"] not in ACTION_IDS:
             raise ValueError(f"{f}: action a{info['action']:02d} is not an NW-UCLA action {ACTION_IDS}")

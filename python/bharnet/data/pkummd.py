@@ -17,6 +17,7 @@ import re
 
 import numpy as np
 
+from ..progress import progress
 from .dataset import Clip, SkeletonDataset
 
 NUM_CLASSES = 51
@@ -109,7 +110,7 @@ def convert_pkummd(skeleton_dir, label_dir, split_file, classes: list[str] | Non
     files = sorted(label_dir.glob("*.txt"))
     if not files:
         raise FileNotFoundError(f"no label .txt files in {label_dir}")
-    for lab in files:
+    for lab in progress(files, desc=f"PKU-MMD videos ({label_dir})", unit="video"):
         video = lab.stem
         if video in split["train"]:
             dest = train

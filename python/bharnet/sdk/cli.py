@@ -15,7 +15,9 @@ def register(sub) -> None:
                      help="a video; keypoints by MediaPipe Holistic (needs the [video] extra)")
     p.add_argument("--model", default=None, help="a .bharnet bundle (default: the embedded demo model)")
     p.add_argument("--layout", default=None,
-                   help="layout of the keypoints (default: the model's; mediapipe_holistic for --video)")
+                   help="layout of the keypoints (default: inferred from the keypoint count: 75 "
+                        "mediapipe_holistic, 133 coco_wholebody, 25 ntu25, 15 jhmdb15, 17 coco17; "
+                        "mediapipe_holistic for --video)")
     p.add_argument("--fps", type=float, default=None, help="frame rate (default: the video's, or 30)")
     p.add_argument("--window", type=int, default=None)
     p.add_argument("--stride", type=int, default=None)
@@ -33,12 +35,16 @@ def register(sub) -> None:
     d.add_argument("--model", default=None)
     d.add_argument("--backend", default="auto")
     d.add_argument("--stream", type=pathlib.Path, default=None,
-                   help="a real [T,75,4] MediaPipe Holistic .npy (default: shared/data/streams)")
+                   help="your own [T,75,4] MediaPipe Holistic .npy (default: the bundled real stream "
+                        "from shared/data/streams)")
+    d.add_argument("--fps", type=float, default=None,
+                   help="frame rate of --stream (default: 30; the bundled stream is 28)")
     d.add_argument("--actions", type=int, default=10, help="actions in the synthetic stream")
     d.add_argument("--seed", type=int, default=1)
     d.add_argument("--plot", type=pathlib.Path, default=pathlib.Path("work_dirs/demo/timeline.png"),
                    help="timeline PNG of predicted vs true labels (needs matplotlib)")
-    d.add_argument("--quiet", action="store_true", help="summary only, no per-window lines")
+    d.add_argument("--no-plot", dest="plot", action="store_const", const=None, help="no timeline PNG")
+    d.add_argument("--quiet", action="store_true", help="summary only: no progress, no per-window lines")
     d.set_defaults(func=cmd_demo)
 
 
@@ -91,7 +97,10 @@ def cmd_run(args) -> int:
 
 
 def cmd_demo(args) -> int:
+    from .. import progress
     from .demo import run_demo
 
+    progress.configure(quiet=args.quiet)
     return run_demo(model=args.model, backend=args.backend, stream=args.stream,
-                    actions=args.actions, seed=args.seed, plot=args.plot, quiet=args.quiet)
+                    actions=args.actions, seed=args.seed, plot=args.plot, quiet=args.quiet,
+                    fps=args.fps)

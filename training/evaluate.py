@@ -276,5 +276,8 @@ def evaluate_checkpoints(paths: list, data_path=None, split: str = "test", weigh
         out = pathlib.Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         write_metrics(out / "metrics.json", metrics)
-        plot_confusion(metrics["confusion"], data.classes, out / "confusion.png")
+        if have_matplotlib():
+            plot_confusion(metrics["confusion"], data.classes, out / "confusion.png")
+        else:
+            print("note: matplotlib is not installed: no confusion.png (pip install matplotlib)")
     return metrics

@@ -65,14 +65,18 @@ def _train(args) -> int:
 def _export(args) -> int:
     from bharnet.bundle import open_bundle
     from bharnet.export.builder import export_checkpoint
+    from bharnet.progress import stage
+    from bharnet.warnings_filter import install
 
     from .checkpoint import load_checkpoint
 
+    install()
     ckpt = load_checkpoint(args.checkpoint)
     if "rgb_model" not in ckpt:
         raise ValueError(f"{args.checkpoint} is not an RGB checkpoint (no rgb_model): train it with "
                          f"model.variant: rgb, or export it with `bharnet export`")
-    path = export_checkpoint(ckpt, args.out, opset=args.opset, fp16=False)
+    with stage(f"export {args.checkpoint} -> {args.out}"):
+        path = export_checkpoint(ckpt, args.out, opset=args.opset, fp16=False)
     rgb = open_bundle(path).meta.rgb
     print(f"wrote {path}: rgb graphs {rgb['graph']}, {rgb['guide_graph']}; guide {rgb['guide']}, "
           f"fusion {rgb['fusion']}; ORT vs torch max-abs {rgb['export_check']['ort_vs_torch_max_abs']}")

@@ -176,13 +176,14 @@ def _run(cfg, work_dir, device, rank, world, local, resume, stop_after, threads,
     total_epochs = int(tc["epochs"])
     dropped = len(train_set) - steps_per_epoch * batch
     if dropped:
-        notes.append(f"{dropped} of {len(train_set)} training clips do not fill a batch of {batch} and are "
-             f"left out of each epoch (drop_last; a different random {dropped} each epoch)")
+        notes.append(f"{dropped} of {len(train_set)} training clips do not fill a batch of {batch} and "
+                     f"are left out of each epoch (drop_last; a different random {dropped} each epoch)")
     warmup = int(tc["warmup_epochs"])
     if warmup >= total_epochs:
-        notes.append(f"the run ({total_epochs} epoch{'s' * (total_epochs != 1)}) is no longer than its warm-up "
-             f"(train.warmup_epochs {warmup}): the learning rate only rises, to "
-             f"{base_lr * min(1.0, total_epochs / max(1, warmup)):.3g} of {base_lr:.3g}, and never decays")
+        reached = f"only {base_lr * total_epochs / warmup:.3g} of " if warmup > total_epochs else ""
+        notes.append(f"the run ({total_epochs} epoch{'s' * (total_epochs != 1)}) is no longer than its "
+                     f"warm-up (train.warmup_epochs {warmup}): the learning rate rises linearly to "
+                     f"{reached}{base_lr:.3g} and never decays")
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lr_lambda(total_epochs * steps_per_epoch, warmup * steps_per_epoch))
     dtype = amp_dtype(tc.get("amp", "auto"), device)

@@ -77,7 +77,15 @@ def mode_for(stream) -> str:
         tty = stream.isatty()
     except (AttributeError, ValueError):
         tty = False
-    return "bar" if tty and os.environ.get("TERM") != "dumb" else "lines"
+    return "bar" if tty and os.environ.get("TERM") != "dumb" and _has_width(stream) else "lines"
+
+
+def _has_width(stream) -> bool:
+    """False for a terminal of zero columns (a bare pty): a bar there shows nothing at all."""
+    try:
+        return os.get_terminal_size(stream.fileno()).columns > 0
+    except (AttributeError, ValueError, OSError):
+        return True  # not a real file descriptor (e.g. a test double): trust isatty()
 
 
 def hms(seconds: float) -> str:

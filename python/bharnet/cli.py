@@ -14,6 +14,7 @@ _COMMAND_MODULES = (
     "bharnet.training.rgb_cli",
     "bharnet.export.cli",
     "bharnet.sdk.cli",
+    "bharnet.ros.cli",
 )
 
 

@@ -22,15 +22,11 @@ from ..sdk import Recognizer, TimestampError
 from .cloud import CloudError, decode, stamp_to_ms
 from .params import NODE_PARAMS, recognizer_kwargs
 from .payload import recognition_json
-from .session import first_line
+from .session import RosError, first_line
 from .stats import NodeStats, Throttle, flatten
 
 NODE_NAME = "bharnet_recognizer"
 INPUT_TOPIC, OUTPUT_TOPIC, DIAGNOSTICS_TOPIC = "keypoints", "recognitions", "/diagnostics"
-
-
-class StartupError(RuntimeError):
-    """The node cannot start (its model, backend or parameters): one line for the user."""
 
 
 class RecognizerNode(Node):
@@ -48,7 +44,7 @@ class RecognizerNode(Node):
             self.rec = Recognizer(**recognizer_kwargs(self.values))
         except Exception as e:   # a bundle that does not load, a backend that is not there, ...
             self.destroy_node()
-            raise StartupError(
+            raise RosError(
                 f"cannot start the recognizer on model {self.values['model'] or '(embedded)'!r} "
                 f"with backend {self.values['backend']!r}: {type(e).__name__}: {first_line(e)}"
             ) from None
@@ -96,7 +92,7 @@ class RecognizerNode(Node):
             return
         except Exception as e:    # keep serving the other tracks; the line says what broke
             self._drop("error", f"dropped a frame of track {track_id} at {ts} ms: "
-                                f"{type(e).__name__}: {e}", error=True)
+                                f"{type(e).__name__}: {first_line(e)}", error=True)
             return
         push_ms = (time.perf_counter() - t0) * 1000.0
         finite = bool(np.isfinite(frame).all())
@@ -125,7 +121,11 @@ class RecognizerNode(Node):
         self.stats.forget_tracks(self.rec.tracks)
         values = self.stats.values()
         if callable(getattr(self.rec, "stats", None)):   # the SDK's own counters, where it has them
-            values.update(flatten(self.rec.stats(), "sdk"))
+            try:
+                values.update(flatten(self.rec.stats(), "sdk"))
+            except Exception as e:   # statistics must never stop the recognizer
+                self._say("stats", f"Recognizer.stats() failed: {type(e).__name__}: "
+                                   f"{first_line(e)}", error=True)
         st = self.stats
         dropped = sum(st.drops.values())
         fresh_drops, self._dropped_before = dropped - self._dropped_before, dropped
@@ -150,16 +150,15 @@ def _kv(v) -> str:
 def run_node(overrides: dict, ros_args: list[str]) -> int:
     """`bharnet ros`: run the node until SIGINT / SIGTERM. A node that cannot start (model,
     backend, parameter types) is one line on stderr and exit status 2 (cli.main prints it)."""
-    from ..cli import UserError
     from .session import ros_session, spin
 
     with ros_session(ros_args) as rclpy:
         try:
             node = RecognizerNode(overrides)
-        except StartupError as e:
-            raise UserError(str(e)) from None
+        except RosError:
+            raise
         except Exception as e:   # rclpy refusing a parameter (type, read-only, name)
-            raise UserError(f"cannot start the recognizer: {type(e).__name__}: "
+            raise RosError(f"cannot start the recognizer: {type(e).__name__}: "
                             f"{first_line(e)}") from None
         spin(rclpy, node)
     return 0

@@ -14,6 +14,9 @@ from .cloud import check_columns, cloud_layout, default_columns, encode, ms_to_s
 
 DEFAULT_FPS = 30.0
 LINGER_S = 0.5   # after the last frame: best-effort readers have no acknowledgement to wait for
+# Discovery is two-sided: this writer can see a reader before that reader has matched this writer,
+# and a best-effort reader drops what comes from a writer it has not matched yet.
+SETTLE_S = 0.5
 
 
 def load_keypoints(path) -> tuple[np.ndarray, float | None]:
@@ -69,6 +72,16 @@ def _template(node_msgs, m: int, v: int, columns, frame_id: str):
     return msg
 
 
+def _wait_for_readers(rclpy, pub, n: int, wait_s: float) -> bool:
+    """Wait until `n` subscriptions match; False (and a warning) after `wait_s` seconds."""
+    deadline = time.monotonic() + wait_s
+    while pub.get_subscription_count() < n and rclpy.ok():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
 def _publish(rclpy, node, kp, fps, columns, args) -> None:
     from rclpy.duration import Duration
     from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -79,13 +92,12 @@ def _publish(rclpy, node, kp, fps, columns, args) -> None:
                                 QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE))
     log = node.get_logger()
     m, t, v, c = kp.shape
-    deadline = time.monotonic() + args.wait
-    while pub.get_subscription_count() < args.wait_subscribers and rclpy.ok():
-        if time.monotonic() > deadline:
+    if args.wait_subscribers > 0:
+        if _wait_for_readers(rclpy, pub, args.wait_subscribers, args.wait):
+            time.sleep(SETTLE_S)
+        else:
             log.warning(f"{pub.get_subscription_count()} of {args.wait_subscribers} subscribers "
                         f"after {args.wait:g} s; publishing anyway")
-            break
-        time.sleep(0.02)
     msg = _template((PointCloud2, PointField), m, v, columns, args.frame_id)
     frames = kp.transpose(1, 0, 2, 3)            # [T, M, V, C]
     tracks = [args.track_id] * m                 # the file's persons are one track's persons
@@ -105,7 +117,12 @@ def _publish(rclpy, node, kp, fps, columns, args) -> None:
             time.sleep(wait)
         msg.header.stamp.sec, msg.header.stamp.nanosec = ms_to_stamp(base_ms + n * period_ms)
         msg.data = encode(frames[i], tracks, columns)
-        pub.publish(msg)
+        try:
+            pub.publish(msg)
+        except Exception:
+            if rclpy.ok():
+                raise
+            break   # SIGTERM shut the context down between the check and the publish
         n += 1
     if rclpy.ok():   # not after SIGTERM: the context is gone
         pub.wait_for_all_acked(Duration(seconds=2.0))

@@ -10,13 +10,17 @@ NO_ROS = ("ROS 2 (rclpy) is not importable: on x86_64 `pip install 'bharnet[ros]
           "from PyPI); on a Jetson, source the system ROS 2 (`source /opt/ros/<distro>/setup.bash`)")
 
 
+class RosError(ValueError):
+    """What the user must fix (ROS missing, a node that cannot start): cli.main prints it as
+    one line. A ValueError rather than cli.UserError, whose class differs when the CLI runs as
+    `python -m bharnet.cli` (module __main__)."""
+
+
 def need_rclpy():
     try:
         import rclpy
     except ImportError as e:
-        from ..cli import UserError
-
-        raise UserError(f"{NO_ROS} ({e})") from None
+        raise RosError(f"{NO_ROS} ({e})") from None
     return rclpy
 
 
@@ -35,9 +39,8 @@ def ros_session(ros_args: list[str]):
     try:
         rclpy.init(args=args)
     except Exception as e:  # rcl rejects malformed --ros-args with its own exception types
-        from ..cli import UserError
-
-        raise UserError(f"bad --ros-args {' '.join(ros_args)}: {first_line(e)}") from None
+        raise RosError(f"bad --ros-args {' '.join(ros_args)}: {type(e).__name__}: "
+                       f"{first_line(e)}") from None
     try:
         yield rclpy
     except (KeyboardInterrupt, ExternalShutdownException):
@@ -55,5 +58,9 @@ def spin(rclpy, node) -> None:
     """Spin until shut down (SIGINT, SIGTERM); the node is destroyed either way."""
     try:
         rclpy.spin(node)
+    except Exception:
+        if rclpy.ok():
+            raise
+        # the context went down (a signal) while a callback was publishing: that is the stop
     finally:
         node.destroy_node()

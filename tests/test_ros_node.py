@@ -383,3 +383,58 @@ def test_traffic_stays_on_loopback(ros_env, tmp_path, holistic_stream):
         assert not outside, f"{name} sent to {outside}"
     # the replay's frames reached the node (not dropped for lack of a route)
     assert "published 72 frames" in replay.err()
+
+
+def test_node_passes_mode_only_when_set_and_reports_sdk_stats(ros_env, monkeypatch,
+                                                              holistic_stream):
+    """In-process, against an SDK that has what other developers are adding: a `mode=` keyword,
+    Recognizer.stats(), new Recognition fields (`body_presence`, `label=None`)."""
+    from dataclasses import dataclass
+
+    from bharnet.ros import node as node_mod
+    from bharnet.sdk import Recognition
+
+    @dataclass
+    class Later(Recognition):
+        body_presence: float | None = None
+
+    class NewerRecognizer(Recognizer):
+        def __init__(self, **kw):
+            self.kw = dict(kw)
+            kw.pop("mode", None)
+            super().__init__(**kw)
+
+        def push(self, frame, timestamp_ms, track_id=0, image=None):
+            return Later(label=None, score=0.0, track_id=track_id, end_ms=timestamp_ms,
+                         body_presence=0.0)
+
+        def stats(self):
+            return {"frames": 5, "tracks": {"1": {"frames": 3}}}
+
+    monkeypatch.setattr(node_mod, "Recognizer", NewerRecognizer)
+    rclpy.init(domain_id=int(ros_env["ROS_DOMAIN_ID"]))
+    try:
+        plain = node_mod.RecognizerNode()
+        assert "mode" not in plain.rec.kw
+        plain.destroy_node()
+        n = node_mod.RecognizerNode({"mode": "continual"})
+        assert n.rec.kw["mode"] == "continual"
+        out, diags = [], []
+        monkeypatch.setattr(n.pub, "publish", out.append)
+        monkeypatch.setattr(n.diag_pub, "publish", diags.append)
+        fields, step = cloud.cloud_layout(cloud.COLUMNS)
+        msg = PointCloud2(height=1, width=75, point_step=step, row_step=75 * step,
+                          fields=[PointField(name=a, offset=o, datatype=d, count=1)
+                                  for a, o, d in fields])
+        msg.header.stamp.sec = 12
+        msg.data = cloud.encode(holistic_stream[:1], [1], cloud.COLUMNS)
+        n._on_cloud(msg)
+        n._diagnose()
+        n.destroy_node()
+    finally:
+        rclpy.shutdown()
+    assert json.loads(out[0].data) == Later(label=None, score=0.0, track_id=1, end_ms=12000.0,
+                                            body_presence=0.0).to_dict()
+    values = {kv.key: kv.value for kv in diags[0].status[0].values}
+    assert values["sdk.frames"] == "5" and values["sdk.tracks.1.frames"] == "3"
+    assert values["frames"] == "1" and values["results"] == "1"

@@ -15,8 +15,9 @@ from .cloud import check_columns, cloud_layout, default_columns, encode, ms_to_s
 DEFAULT_FPS = 30.0
 LINGER_S = 0.5   # after the last frame: best-effort readers have no acknowledgement to wait for
 # Discovery is two-sided: this writer can see a reader before that reader has matched this writer,
-# and a best-effort reader drops what comes from a writer it has not matched yet.
-SETTLE_S = 0.5
+# and a best-effort reader drops what comes from a writer it has not matched yet. 0.5 s was not
+# always enough on a loaded 2-core machine (the first frame lost now and then).
+SETTLE_S = 2.0
 
 
 def load_keypoints(path) -> tuple[np.ndarray, float | None]:

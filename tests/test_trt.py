@@ -1,6 +1,6 @@
 """TensorRT: the parts testable without TensorRT run here; engine builds need `import tensorrt`.
 
-TensorRT cannot be installed in this workplace, so everything below the importorskip line is
+TensorRT cannot be installed in this workplace, so everything below the machine_import line is
 written against the documented 10.3+ API and UNVERIFIED until run on a machine with TensorRT.
 """
 import importlib.util
@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from bharnet.export import trt as T
+from prereq import machine, machine_import
 
 GPU = {"name": "NVIDIA Jetson AGX Orin", "compute_capability": "8.7"}
 
@@ -38,7 +39,7 @@ def test_cache_key_changes_with_everything_that_invalidates_a_plan(tmp_path):
 
 def test_tensorrt_backend_is_unavailable_without_tensorrt():
     if importlib.util.find_spec("tensorrt") is not None:
-        pytest.skip("tensorrt is installed here")
+        machine("tensorrt", "tensorrt is installed here; this checks its absence")
     from bharnet.backends import BackendUnavailable, get_backend
 
     with pytest.raises(BackendUnavailable, match="tensorrt"):
@@ -50,8 +51,7 @@ def test_tensorrt_backend_is_unavailable_without_tensorrt():
 # ---- needs TensorRT and a GPU (skipped in this workplace) ----------------------------------
 @pytest.fixture(scope="module")
 def trt_bundle(tmp_path_factory):
-    pytest.importorskip("tensorrt")
-    pytest.importorskip("torch")
+    machine_import("tensorrt", "tensorrt")
     from test_export import make_checkpoint  # same tiny checkpoint (tests/ is on sys.path)
     from bharnet.export.builder import export_checkpoint
 

@@ -24,7 +24,7 @@ class BackboneConfig:
     down_stages: tuple = (5, 8)     # 1-based blocks with temporal stride 2
     tcn: str = "mstcn"              # "mstcn" (multi-scale) | "conv" (one 9x1 conv)
     dropout: float = 0.0
-    use_kernels: bool = True        # bharnet.ops custom kernels where built, else plain PyTorch
+    use_kernels: bool = True        # bharnet.ops native kernels (must be built) or plain PyTorch
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "BackboneConfig":
@@ -77,6 +77,8 @@ class GraphConvUnit(nn.Module):
         nn.init.kaiming_normal_(self.weight.view(k * cout, cin), mode="fan_out", nonlinearity="relu")
         self.bn = _bn(cout)
         self.down = nn.Identity() if cin == cout else Conv1x1BN(cin, cout)
+        if use_kernels:
+            ops.require_kernels()  # fail here, not at the first forward deep inside training
         self.use_kernels = use_kernels
 
     def forward(self, x):

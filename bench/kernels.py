@@ -65,7 +65,8 @@ BASELINES = {"einsum": graph_conv_ref, "matmul_conv": matmul_conv, "conv_einsum"
 # ---- timing ---------------------------------------------------------------------------------
 # "wall": time.perf_counter. "cpu": time.thread_time, the calling thread's CPU time, which on a
 # shared machine excludes time spent preempted; it is only meaningful with --threads 1.
-# "cuda": CUDA events around the call on the current stream (the GPU's time, not the host's).
+# CUDA: events recorded on the current stream before and after the call, then synchronised: the
+# stream's time for the call, gaps while the host launches its kernels included (both sides pay).
 CLOCK = {"wall": time.perf_counter, "cpu": time.thread_time}
 clock = time.perf_counter
 DEVICE = torch.device("cpu")

@@ -2,6 +2,8 @@
 
 The absent pieces are simulated (no _C, a _C without CUDA), so these run on any machine.
 """
+import types
+
 import pytest
 import torch
 
@@ -20,6 +22,9 @@ def no_extension(monkeypatch):
 
 @pytest.fixture
 def cpu_only_extension(monkeypatch):
+    """A stand-in _C with every entry point but no CUDA (nothing is launched through it)."""
+    entry = ("graph_conv_forward_ptr", "graph_conv_backward_ptr", "pool_attention_forward_ptr")
+    monkeypatch.setattr(_native, "_C", types.SimpleNamespace(**dict.fromkeys(entry)))
     monkeypatch.setattr(_native, "_HAS_CUDA", False)
 
 
@@ -58,10 +63,10 @@ def test_cuda_needs_a_cuda_build(cpu_only_extension):
         _native.require_device("graph_conv", "graph_conv_forward_ptr", "cuda")
     with pytest.raises(ops.KernelUnavailable, match="use_kernels: false"):
         ops.require_kernels("cuda")
+    assert ops.kernels_available("cpu")  # the CPU kernels are there: a CUDA model is what fails
     cfg = load_config(tiny_config("pam", model={"use_kernels": True}))
-    if _native._C is not None:  # the CPU kernels are there: a CUDA model is what fails
-        with pytest.raises(ops.KernelUnavailable, match="on cuda.*built without CUDA"):
-            build_model(cfg, num_classes=3, device="cuda")
+    with pytest.raises(ops.KernelUnavailable, match="on cuda.*built without CUDA"):
+        build_model(cfg, num_classes=3, device="cuda")
 
 
 def test_has_cuda_binding_matches_the_build(native_kernels):

@@ -49,7 +49,7 @@ fi
 export PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
 
 declare -a NAMES STATUS SECONDS_TAKEN
-FAILED=0
+FAILED=0 BENCH_DONE=0
 
 # stage NAME TIMEOUT_S CMD...: runs CMD (a program or one of the functions below, exported) in a
 # bash of its own under `timeout`; records ok / FAILED (exit code) / TIMEOUT.
@@ -81,7 +81,7 @@ summary() {
   for i in "${!NAMES[@]}"; do
     printf '  %-8s %-24s %4ss\n' "${NAMES[$i]}" "${STATUS[$i]}" "${SECONDS_TAKEN[$i]}"
   done
-  if [[ $DRY == 0 && -f "$RESULTS/kernels_cuda.json" && $BUILD_ONLY == 0 ]]; then
+  if [[ $BENCH_DONE == 1 ]]; then  # this run's figures, not a file left from an earlier one
     "$PY" - "$RESULTS/kernels_cuda.json" <<'PY' || true
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -98,13 +98,16 @@ PY
   fi
   if [[ $DRY == 1 ]]; then echo "gpu-check: dry run, nothing was run"; return; fi
   echo "  logs: $LOG, $TESTLOG"
-  if [[ $FAILED != 0 ]]; then echo "gpu-check: FAILED"; else echo "gpu-check: ok"; fi
+  if [[ $FAILED != 0 ]]; then echo "gpu-check: FAILED"
+  elif [[ $BUILD_ONLY == 1 ]]; then echo "gpu-check: build ok (--build-only: nothing ran on a GPU)"
+  else echo "gpu-check: ok"; fi
 }
 trap summary EXIT
 
 # ---- 1. tools and device ----------------------------------------------------------------------
-PYBIN="$(command -v "$PY" || true)"
-if [[ -z "$PYBIN" ]]; then echo "gpu_check: $PY not found (set GPU_PY)"; FAILED=1; exit 1; fi
+PYBIN="$("$PY" -c 'import sys; print(sys.executable)' 2>/dev/null || true)"
+if [[ -z "$PYBIN" ]]; then echo "gpu_check: $PY does not run (set GPU_PY)"; FAILED=1; exit 1; fi
+PY="$PYBIN"  # one interpreter, by its full path, for every stage and for CMake
 # the interpreter's own bin folder holds cmake and ninja where they came as Python packages
 PATH="$("$PY" -c 'import os, sys; print(os.path.dirname(sys.executable))'):$PATH"
 NVCC="$(command -v nvcc || true)"
@@ -168,7 +171,7 @@ build() {
   # a build folder configured elsewhere (another checkout path or Python) is started afresh
   local cache="$BUILD/CMakeCache.txt"
   if [[ -f "$cache" ]] && ! { grep -qx "CMAKE_HOME_DIRECTORY:INTERNAL=$ROOT" "$cache" \
-                              && grep -qx "Python_EXECUTABLE:FILEPATH=$PYBIN" "$cache"; }; then
+                              && grep -q "^Python_EXECUTABLE:[A-Z]*=$PYBIN\$" "$cache"; }; then
     echo "build/gpu was configured for another checkout or Python: starting afresh"
     rm -rf "$BUILD"
   fi
@@ -217,5 +220,5 @@ export PYTHONPATH="$PKG${PYTHONPATH:+:$PYTHONPATH}"
 stage tests 180 pytest_log -q -m gpu --continue-on-collection-errors tests/
 
 # ---- 4. the kernels on CUDA against plain PyTorch ---------------------------------------------
-stage bench 120 "$PY" bench/kernels.py --device cuda --out "$RESULTS/kernels_cuda.json"
+stage bench 120 "$PY" bench/kernels.py --device cuda --out "$RESULTS/kernels_cuda.json" && BENCH_DONE=1
 [[ $FAILED == 0 ]]

@@ -35,7 +35,7 @@ class BackboneConfig:
     down_stages: tuple = (5, 8)     # 1-based blocks with temporal stride 2
     tcn: str = "mstcn"              # "mstcn" (multi-scale) | "conv" (one kx1 conv)
     dropout: float = 0.0
-    use_kernels: bool = True        # bharnet.ops custom kernels where built, else plain PyTorch
+    use_kernels: bool = True        # bharnet.ops native kernels (must be built) or plain PyTorch
     temporal_padding: str = "same"  # "same" | "valid" (see the module docstring)
     tcn_kernel: int = 9             # tcn "conv": temporal kernel size (odd)
     dilations: tuple = (1, 2, 3, 4)  # tcn "mstcn": one 3x1 branch per dilation
@@ -137,6 +137,8 @@ class GraphConvUnit(nn.Module):
         nn.init.kaiming_normal_(self.weight.view(k * cout, cin), mode="fan_out", nonlinearity="relu")
         self.bn = _bn(cout)
         self.down = nn.Identity() if cin == cout else Conv1x1BN(cin, cout)
+        if use_kernels:
+            ops.require_kernels()  # fail here, not at the first forward deep inside training
         self.use_kernels = use_kernels
 
     def forward(self, x):

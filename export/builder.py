@@ -55,9 +55,9 @@ def _scaled_check(what: str, got: dict, ref: dict, tol: float) -> dict:
     return {"max_abs": diff, "logit_scale": scale}
 
 
-def _program_members(model, spec, probe: dict, tol: float, say) -> tuple[dict, dict, dict]:
-    """(members, metadata["program"], check) of the layer program, or empty when the model has
-    none (CTR-GCN units)."""
+def _program_members(model, spec, probe: dict, tol: float, say):
+    """(program, weights, members, metadata["program"], check) of the layer program; program and
+    weights are None when the model has none (CTR-GCN units)."""
     import torch
 
     from bharnet.program import ProgramError
@@ -69,7 +69,7 @@ def _program_members(model, spec, probe: dict, tol: float, say) -> tuple[dict, d
         program, weights = program_of(model, spec)
     except ProgramError as e:
         say(f"no layer program ({e}): the native backend will refuse this bundle")
-        return {}, None, {"skipped": str(e)}
+        return None, None, {}, None, {"skipped": str(e)}
     with torch.no_grad():
         out = ProgramModule(program, weights)(*(torch.as_tensor(probe[k]) for k in program.inputs))
     got = {k: v.numpy() for k, v in zip(program.outputs, out)}
@@ -77,7 +77,7 @@ def _program_members(model, spec, probe: dict, tol: float, say) -> tuple[dict, d
     members = {PROGRAM: program.to_json(), PROGRAM_WEIGHTS: _safetensors(weights)}
     meta = {"graph": PROGRAM, "weights": PROGRAM_WEIGHTS, "ops": len(program.ops),
             "padding": program.padding, "receptive_field": program.receptive_field()}
-    return members, meta, check
+    return program, weights, members, meta, check
 
 
 def preprocessing_of(cfg: dict, spec) -> dict:
@@ -92,8 +92,11 @@ def preprocessing_of(cfg: dict, spec) -> dict:
 
 def export_checkpoint(ckpt, out, opset: int = DEFAULT_OPSET, fp16: bool = True, plugin: bool = False,
                       tol: float = 1e-4, stride: int | None = None, name: str = "",
-                      description: str = "", say=print) -> pathlib.Path:
-    """Write the bundle for a checkpoint (path or loaded dict). Refuses if any graph disagrees."""
+                      description: str = "", schedules=None, say=print) -> pathlib.Path:
+    """Write the bundle for a checkpoint (path or loaded dict). Refuses if any graph disagrees.
+
+    A streaming model (temporal_padding: valid) also gets its step graphs, one per schedule
+    (default both: export/continual.py)."""
     import torch
 
     from bharnet.data import InputSpec
@@ -131,9 +134,28 @@ def export_checkpoint(ckpt, out, opset: int = DEFAULT_OPSET, fp16: bool = True, 
                           "ops": "bharnet plugins (GraphConv, PoolAttention)"}
 
     say("writing the layer program (native runtime)")
-    prog_members, program, prog_check = _program_members(model, spec, probe, tol, say)
+    prog, prog_weights, prog_members, program, prog_check = _program_members(model, spec, probe, tol, say)
     members.update(prog_members)
     checks["program_vs_torch"] = prog_check
+
+    continual = None
+    causal = getattr(spec, "normalisation", "window") != "window"
+    if prog is not None and prog.streamable and not causal:
+        say("no step graphs: the model is valid-padded but normalises each window as a whole "
+            "(data.normalisation: window), so frames cannot be prepared once each")
+    if prog is not None and prog.streamable and causal:
+        from .continual import SCHEDULES, continual_members
+        from .ort_check import ort_session
+
+        window = ort_session(members[WINDOW_GRAPH], threads=1)
+        step_members, step_graphs, continual = continual_members(
+            prog, prog_weights, lambda x: run_ort(window, x), opset, tol,
+            schedules or SCHEDULES, say)
+        members.update(step_members)
+        graphs.update(step_graphs)
+    elif schedules and continual is None:
+        raise ValueError("step graphs need a streaming model (model.backbone.temporal_padding: valid "
+                         "with causal preprocessing); this one is windowed")
 
     rgb = None
     if "rgb_model" in ckpt:   # BHaRNet-M: the same bundle also carries the RGB graphs
@@ -152,7 +174,7 @@ def export_checkpoint(ckpt, out, opset: int = DEFAULT_OPSET, fp16: bool = True, 
         stride=int(stride or DEFAULT_STRIDE), preprocessing=preprocessing_of(cfg, spec),
         input_names=list(model.input_names), output_names=list(model.output_names), graphs=graphs,
         hand_intensive=[int(i) for i in ckpt.get("hand_intensive", [])], program=program,
-        rgb=rgb, config=_plain(cfg), opset=int(opset), export_check=checks,
+        continual=continual, rgb=rgb, config=_plain(cfg), opset=int(opset), export_check=checks,
         exporter={"torch": torch.__version__, "bharnet_ckpt": ckpt.get("format")},
         name=name, description=description, metrics=_metrics(ckpt))
     path = write_bundle(out, meta, members)

@@ -242,22 +242,10 @@ def program_of(model, spec) -> tuple[Program, dict[str, np.ndarray]]:
 
 def _set_collect_steps(prog: Program) -> None:
     """Each collect takes the whole sequence the program's window leaves it (its final length)."""
-    length = {}
-    for name, shape in prog.inputs.items():
-        length[name] = shape[0] if name == "hand_mask" else shape[1]
+    n = prog.lengths()
     for o in prog.ops:
-        if o.op == "temporal":
-            a = o.attrs
-            t = length[o.ins[0]]
-            n = (t + 2 * a["pad"] - a["span"]) // a["stride"] + 1
-            if n < 1:
-                raise ProgramError(f"the window of {prog.window} frames is shorter than the model's "
-                                   f"receptive field ({o.out} gets {t} elements, needs {a['span']})")
-            length[o.out] = n
-        elif o.op in ("embed", "mask_seq", "gconv", "pw", "affine", "concat", "add"):
-            length[o.out] = length[o.ins[0]]
-        elif o.op == "collect":
-            o.attrs["steps"] = length[o.ins[0]]
+        if o.op == "collect":
+            o.attrs["steps"] = n[o.ins[0]]
 
 
 __all__ = ["program_of"]

@@ -222,7 +222,6 @@ def test_plugin_graph_on_ort_with_our_kernels_matches_portable(exported, holisti
 
 
 def test_trt_lint_catches_what_tensorrt_refuses():
-    import onnx
     from onnx import TensorProto, helper
 
     from bharnet.export.trt_lint import TrtLintError, check_trt_ready, lint
@@ -245,7 +244,13 @@ def test_trt_lint_catches_what_tensorrt_refuses():
         check_trt_ready(model.SerializeToString())
     old = helper.make_model(helper.make_graph([], "g", [], []), opset_imports=[helper.make_opsetid("", 21)])
     assert any("opset 21" in i for i in lint(old))
-    assert isinstance(onnx.ModelProto(), onnx.ModelProto)
+    # the negative control: a static, supported graph passes, as a ModelProto and as bytes
+    xs = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 8, 4])
+    ys = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 8, 4])
+    clean = helper.make_model(helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [xs], [ys]),
+                              opset_imports=[helper.make_opsetid("", 18)])
+    assert lint(clean) == [] and lint(clean.SerializeToString()) == []
+    check_trt_ready(clean.SerializeToString())
 
 
 def test_tampered_bundle_is_refused(exported, tmp_path):

@@ -1,6 +1,6 @@
 """TensorRT: the parts testable without TensorRT run here; engine builds need `import tensorrt`.
 
-TensorRT cannot be installed in this workplace, so everything below the importorskip line is
+TensorRT cannot be installed in this workplace, so everything below the machine_import line is
 written against the documented 10.3+ API and UNVERIFIED until run on a machine with TensorRT.
 """
 import importlib.util
@@ -11,6 +11,7 @@ import pytest
 from bharnet.backends import trt_engine as T
 from bharnet.bundle import BundleMeta
 from bharnet.export import trt as B
+from prereq import machine, machine_import
 
 GPU = {"name": "NVIDIA Jetson AGX Orin", "compute_capability": "8.7"}
 
@@ -49,7 +50,7 @@ def test_cache_key_changes_with_everything_that_invalidates_a_plan(tmp_path):
 
 def test_tensorrt_backend_is_unavailable_without_tensorrt():
     if importlib.util.find_spec("tensorrt") is not None:
-        pytest.skip("tensorrt is installed here")
+        machine("tensorrt", "tensorrt is installed here; this checks its absence")
     from bharnet.backends import BackendUnavailable, get_backend
 
     with pytest.raises(BackendUnavailable, match="tensorrt"):
@@ -61,8 +62,7 @@ def test_tensorrt_backend_is_unavailable_without_tensorrt():
 # ---- needs TensorRT and a GPU (skipped in this workplace) ----------------------------------
 @pytest.fixture(scope="module")
 def trt_bundle(tmp_path_factory):
-    pytest.importorskip("tensorrt")
-    pytest.importorskip("torch")
+    machine_import("tensorrt", "tensorrt")
     from test_export import make_checkpoint  # same tiny checkpoint (tests/ is on sys.path)
     from bharnet.export.builder import export_checkpoint
 

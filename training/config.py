@@ -16,7 +16,7 @@ DEFAULTS: dict = {
         "pam": {"dim": 128, "heads": 4},
         "branch_stages": 3,           # expertized: how many final blocks are duplicated
         "dropout": 0.0,
-        "use_kernels": True,
+        "use_kernels": "auto",        # auto (the path measured faster, KERNELS_FASTER) | true | false
     },
     "data": {
         "path": None,
@@ -176,18 +176,53 @@ def input_spec(cfg: dict):
                      score_threshold=d["score_threshold"])
 
 
-def build_model(cfg: dict, num_classes: int | None = None, use_kernels: bool | None = None):
+# What `model.use_kernels: auto` picks per device type: the path bench/kernels.py measured faster
+# for a training epoch (model_epoch: synth.yaml, variant pam, 6 batches of 32, kernels on vs
+# off; the ratio is off/on, > 1 means the kernels train faster).
+#   cpu:  plain PyTorch. 0.91x (1 thread, CPU clock, bench/results/kernels_cpu_1t.json),
+#         0.96x (2 threads, wall clock, kernels_cpu.json); rerun 2026-12-03: 0.90x (kernels on
+#         2.13 s, off 1.92 s; 1 thread, CPU clock, kernels_cpu_1t_epoch.json) with
+#         python bench/kernels.py --only model --threads 1 --clock cpu --epoch-reps 7 \
+#             --out bench/results/kernels_cpu_1t_epoch.json
+#   cuda: plain PyTorch until measured: `make gpu-check` writes the CUDA epoch, kernels on/off, to
+#         bench/results/kernels_cuda.json: set True if its model_epoch_amp ratio (bf16 autocast,
+#         what training's amp: auto runs) is > 1.
+# true/false in a config force a path; the kernels stay built and tested either way.
+KERNELS_FASTER = {"cpu": False, "cuda": False}
+
+
+def resolve_use_kernels(value, device: str = "cpu") -> bool:
+    """model.use_kernels (true, false or auto) for a model that trains on `device` ("cpu"/"cuda")."""
+    if isinstance(value, bool):
+        return value
+    if value != "auto":
+        raise ValueError(f"model.use_kernels must be true, false or auto, got {value!r}")
+    from bharnet import ops
+
+    # auto only picks the kernels where they were measured faster and are built for the device
+    return KERNELS_FASTER.get(device, False) and ops.kernels_available(device)
+
+
+def build_model(cfg: dict, num_classes: int | None = None, use_kernels: bool | None = None,
+                device: str = "cpu"):
+    """The model of a config. `device`: where it will train ("cpu"/"cuda"); it decides
+    use_kernels: auto and which kernels must be built (a missing one fails here, not mid-epoch)."""
+    from bharnet import ops
+
     from .models import BHaRNet
 
     m, d = cfg["model"], cfg["data"]
     n = num_classes or m["num_classes"]
     if not n:
         raise ValueError("num_classes is unknown: set model.num_classes or give a dataset")
+    kernels = resolve_use_kernels(m["use_kernels"] if use_kernels is None else use_kernels, device)
+    if kernels and device != "cpu":
+        ops.require_kernels(device)  # the units check the CPU kernels; CUDA needs a CUDA build too
     return BHaRNet(
         num_classes=n, variant=m["variant"], body_layout=d["body_layout"],
         in_channels=d["coords"] + int(d["with_score"]), backbone=m["backbone"],
         hand_backbone=m["hand_backbone"], pam=m["pam"], branch_stages=m["branch_stages"],
-        dropout=m["dropout"], use_kernels=m["use_kernels"] if use_kernels is None else use_kernels)
+        dropout=m["dropout"], use_kernels=kernels)
 
 
 def example_inputs(cfg: dict, batch: int = 1, seed: int = 0) -> dict:

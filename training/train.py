@@ -155,7 +155,7 @@ def _run(cfg, work_dir, device, rank, world, local, resume, stop_after, threads,
     cfg["model"]["num_classes"] = num_classes
 
     seed_everything(tc["seed"])
-    model = build_model(cfg, num_classes=num_classes).to(dev)
+    model = build_model(cfg, num_classes=num_classes, device=dev.type).to(dev)
     batch = int(tc["batch_size"])
     if batch % world:
         raise ValueError(f"train.batch_size {batch} is not divisible by the {world} processes")

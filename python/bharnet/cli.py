@@ -1,20 +1,31 @@
 """`bharnet` command line. Each area registers its own subcommands; heavy imports stay lazy so
-that the SDK commands work where torch is not installed."""
+that the SDK commands work where torch is not installed.
+
+The torch side (training, export) registers its commands through the "bharnet.commands" entry
+points (pyproject.toml), so this package never imports it."""
 from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
 import sys
 
-# module -> provides register(subparsers). Areas that are not installed are skipped.
+# the torch-free package's own areas: modules that provide register(subparsers)
 _COMMAND_MODULES = (
     "bharnet.info_cli",
     "bharnet.data.cli",
-    "bharnet.training.cli",
-    "bharnet.training.rgb_cli",
-    "bharnet.export.cli",
     "bharnet.sdk.cli",
+    "bharnet.ros.cli",
 )
+COMMAND_ENTRY_POINTS = "bharnet.commands"
+
+
+def _registrars():
+    """register(subparsers) functions: this package's areas, then the installed plug-ins."""
+    for name in _COMMAND_MODULES:
+        yield name, lambda name=name: importlib.import_module(name).register
+    for ep in importlib.metadata.entry_points(group=COMMAND_ENTRY_POINTS):
+        yield ep.value.partition(":")[0], ep.load
 
 
 class UserError(Exception):
@@ -25,14 +36,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bharnet", description="BHaRNet body-hand skeleton action recognition: data, training, export, SDK")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in _COMMAND_MODULES:
+    for name, load in _registrars():
         try:
-            mod = importlib.import_module(name)
+            register = load()
         except ModuleNotFoundError as e:
             if e.name and (e.name == name or name.startswith(e.name + ".")):
                 continue  # area not present in this install
             raise
-        mod.register(sub)
+        register(sub)
     return parser
 
 

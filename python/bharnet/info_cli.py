@@ -11,15 +11,26 @@ def register(sub) -> None:
     p.set_defaults(func=_run)
 
 
+DESCRIBERS = "bharnet.describers"
+
+
+def _describe_config(path: str) -> dict:
+    """A training config's cost, from the training side (the "bharnet.describers" entry point)."""
+    import importlib.metadata
+
+    for ep in importlib.metadata.entry_points(group=DESCRIBERS, name="config"):
+        return ep.load()(path)
+    raise ValueError(f"{path}: describing a training config needs the training code "
+                     f"(pip install 'bharnet[train]'); `bharnet info` reads .bharnet bundles without it")
+
+
 def _run(args) -> int:
     if args.target.endswith(".bharnet"):
         from .bundle import read_metadata
 
         info = read_metadata(args.target)
     else:
-        from .training.cost import describe_config
-
-        info = describe_config(args.target)
+        info = _describe_config(args.target)
     if args.json:
         print(json.dumps(info, indent=2))
     else:

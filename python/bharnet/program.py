@@ -167,7 +167,8 @@ class Program:
         return rate
 
     def receptive_field(self) -> int:
-        """Frames of input that one final element depends on (over every path to every collect)."""
+        """Frames of keypoint input that one prediction's features depend on: the span of the
+        final elements plus the collected steps (the hand mask's own collect aside)."""
         rf = {n: 1 for n in self.inputs}          # span in frames of each tensor's elements
         rate = self.rates()
         best = 1
@@ -177,10 +178,46 @@ class Program:
                 if o.op == "temporal":
                     span += (int(o.attrs["span"]) - 1) * rate[o.ins[0]]
                 rf[o.out] = span
-            elif o.op == "collect":
+            elif o.op == "collect" and not self._is_mask(o.ins[0]):
                 steps, spacing = int(o.attrs["steps"]), int(o.attrs["spacing"])
                 best = max(best, rf[o.ins[0]] + (steps - 1) * spacing * rate[o.ins[0]])
         return best
+
+    def window_for(self, steps: int) -> int:
+        """The window (frames) whose valid forward ends in exactly `steps` final elements, all
+        aligned on its last frame: span of one final element + total stride * (steps - 1)."""
+        rf = {n: 1 for n in self.inputs}
+        rate = self.rates()
+        for o in self.ops:
+            if o.op in SEQUENCE_OPS:
+                rf[o.out] = max(rf[i] for i in o.ins) + (
+                    (int(o.attrs["span"]) - 1) * rate[o.ins[0]] if o.op == "temporal" else 0)
+        finals = [o.ins[0] for o in self.ops if o.op == "collect" and not self._is_mask(o.ins[0])]
+        return max(rf[f] + rate[f] * (int(steps) - 1) for f in finals)
+
+    def _is_mask(self, tensor: str) -> bool:
+        return any(o.out == tensor and o.op == "mask_seq" for o in self.ops)
+
+    def lengths(self, window: int | None = None) -> dict[str, int]:
+        """Elements of every sequence tensor when the program runs over `window` frames; raises
+        where a valid op's outputs would not end on the window's last frame (the window does not
+        fit the strides) or where the window is shorter than an op's span."""
+        window = self.window if window is None else int(window)
+        n = {name: window for name in self.inputs}
+        for o in self.ops:
+            if o.op == "temporal":
+                a, t = o.attrs, n[o.ins[0]]
+                span, pad, s = int(a["span"]), int(a["pad"]), int(a["stride"])
+                if t + 2 * pad < span:
+                    raise ProgramError(f"a window of {window} frames is shorter than the model needs "
+                                       f"({o.out} gets {t} elements, spans {span})")
+                if self.padding == "valid" and (t - span) % s:
+                    raise ProgramError(f"a window of {window} frames does not fit the strides: "
+                                       f"{o.out} would not end on the window's last frame")
+                n[o.out] = (t + 2 * pad - span) // s + 1
+            elif o.op in SEQUENCE_OPS:
+                n[o.out] = n[o.ins[0]]
+        return n
 
     @property
     def streamable(self) -> bool:

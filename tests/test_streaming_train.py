@@ -121,3 +121,32 @@ def test_streaming_metrics_file_has_the_per_clip_scores(tmp_path, synth_path):
     train(streaming_config("body_only"), tmp_path, data=synth_path, quiet=True)
     saved = json.loads((tmp_path / "metrics.json").read_text())
     assert saved["num_samples"] == len(read_dataset(synth_path).split("test"))
+
+
+@pytest.mark.parametrize("name,window", [("jhmdb14_streaming", None), ("synth_streaming", None),
+                                         ("demo_streaming", None), ("demo", 32)])
+def test_shipped_recipes_load(name, window):
+    import pathlib
+
+    from bharnet.training.config import input_spec, temporal_plan
+
+    cfg = load_config(pathlib.Path(__file__).resolve().parents[1] / f"training/configs/{name}.yaml")
+    spec = input_spec(cfg)
+    if window is not None:
+        assert spec.window == window and not spec.causal
+        return
+    padding, rf, stride = temporal_plan(cfg)
+    assert padding == "valid" and spec.causal and cfg["data"]["sample"] == "stream"
+    assert spec.window == rf + stride * (cfg["data"]["pool_steps"] - 1)
+
+
+def test_synth_cli_adds_the_idle_class(tmp_path):
+    from bharnet.cli import main
+    from bharnet.data import dataset, synth
+
+    out = tmp_path / "d.npz"
+    assert main(["data", "synth", "--out", str(out), "--with-idle", "--clips-per-class", "2",
+                 "--min-frames", "12", "--max-frames", "14"]) == 0
+    ds = dataset.load(out)
+    assert ds.classes == list(synth.DEFAULT_CLASSES) + ["idle"]
+    assert ds.classes.index("idle") not in ds.hand_intensive

@@ -1,8 +1,9 @@
 """What a test does when something it needs is absent.
 
 Two kinds of absence, told apart by the tag at the start of the skip reason:
-- `machine(kind, why)`: this machine cannot have it (a CUDA device, TensorRT, the [video]
-  extra). Always a skip, tagged "[machine: kind]"; the summary counts them.
+- `machine(kind, why)`: this machine cannot have it (a CUDA device, TensorRT), or it lives in an
+  environment of its own that CI runs separately (the [video] extra: tests/smoke/no_torch_smoke.sh;
+  ROS 2: tests/smoke/ros_smoke.sh). Always a skip, tagged "[machine: kind]"; the summary counts them.
 - `missing(why)`: the suite is meant to have it (../shared, bharnet._C, a declared dependency).
   A skip tagged "[missing]" in a local run; a FAILURE under BHARNET_STRICT=1 (.ci/run sets it).
 Under BHARNET_STRICT=1 conftest.py also turns any other skip (a bare pytest.skip, importorskip,
@@ -16,7 +17,7 @@ import os
 import pytest
 
 STRICT = os.environ.get("BHARNET_STRICT", "") == "1"
-MACHINE_KINDS = ("gpu", "tensorrt", "video")
+MACHINE_KINDS = ("gpu", "tensorrt", "video", "ros")
 
 
 def machine(kind: str, why: str):

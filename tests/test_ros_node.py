@@ -36,7 +36,7 @@ try:
 except ImportError as e:
     if os.environ.get("BHARNET_REQUIRE_ROS") == "1":
         raise ImportError(f"BHARNET_REQUIRE_ROS=1 but ROS 2 is not importable: {e}") from e
-    pytest.skip(f"ROS 2 not installed ({e}); tests/smoke/ros_smoke.sh runs these",
+    pytest.skip(f"[machine: ros] ROS 2 not installed ({e}); tests/smoke/ros_smoke.sh runs these",
                 allow_module_level=True)
 
 from bharnet.ros import cloud

@@ -28,8 +28,12 @@ DEFAULTS: dict = {
         "window": 64,
         "num_person": 1,
         "score_threshold": 0.3,
-        "sample": "uniform",          # uniform | crop | stretch (temporal sampling to the window)
+        "sample": "uniform",          # uniform | crop | stretch | stream (temporal sampling to the window)
         "augment": {},
+        # streaming models (see bharnet.data.causal and models/backbone.py "valid"):
+        "normalisation": "window",    # window | causal-v1 (causal needs sample: stream)
+        "norm_horizon": 32,           # causal-v1: frames of trailing statistics
+        "pool_steps": None,           # valid backbone: window = RF + total_stride * (pool_steps - 1)
     },
     "train": {
         "epochs": 60,
@@ -58,6 +62,7 @@ _TYPES = {
     "model.num_classes": (int, type(None)),
     "data.path": (str, type(None)),
     "data.layout": (str, type(None)),
+    "data.pool_steps": (int, type(None)),
     "train.amp": (str, bool),        # YAML reads `amp: off` as false
     "model.use_kernels": None,       # not checked here: its reader decides what it accepts
 }
@@ -98,6 +103,7 @@ def load_config(path_or_dict) -> dict:
     cfg = merge(DEFAULTS, raw)
     for section in DEFAULTS:
         _check_types(cfg[section], DEFAULTS[section], section)
+    resolve_window(cfg, window_given="window" in (raw.get("data") or {}))
     if not isinstance(path_or_dict, dict):
         cfg["data"]["path"] = _resolve_data_path(cfg["data"]["path"], pathlib.Path(path_or_dict).parent)
     return cfg
@@ -150,6 +156,7 @@ def apply_overrides(cfg: dict, data=None, epochs=None, seed=None, variant=None) 
         cfg["train"]["seed"] = int(seed)
     if variant is not None:
         cfg["model"]["variant"] = variant
+        resolve_window(cfg)  # another variant may have other backbones
     return cfg
 
 
@@ -160,6 +167,65 @@ def _resolve_data_path(path, config_dir: pathlib.Path):
         return path
     beside = config_dir / path
     return str(beside.resolve()) if beside.exists() else path
+
+
+def temporal_plan(cfg: dict) -> tuple[str, int, int]:
+    """(temporal padding, receptive field, total stride) shared by the model's backbones."""
+    from .models import BackboneConfig, experts_of
+
+    m = cfg["model"]
+    has_body, has_hand, unified = experts_of(m["variant"])
+    body = BackboneConfig.from_dict(m["backbone"])
+    cfgs = [body] if (has_body or unified) else []
+    if has_hand and not unified:
+        cfgs.append(BackboneConfig.from_dict({**m["backbone"], **(m["hand_backbone"] or {})}))
+    plans = {(c.temporal_padding, c.receptive_field, c.total_stride) for c in cfgs}
+    if len(plans) > 1:
+        raise ValueError(f"the body and hand backbones differ in temporal padding, receptive field "
+                         f"or stride {sorted(plans)}; a window must suit both")
+    return plans.pop()
+
+
+def resolve_window(cfg: dict, window_given: bool = True) -> None:
+    """Check the streaming data keys against the model and derive data.window from pool_steps.
+
+    A valid (unpadded) backbone gives (window - RF) / total_stride + 1 output steps, so its window
+    must be RF + total_stride * (n - 1) for n pooled steps: `data.pool_steps: n` sets it.
+    """
+    d, variant = cfg["data"], cfg["model"]["variant"]
+    steps = d.get("pool_steps")
+    causal = d.get("normalisation", "window") != "window"
+    if causal and d.get("sample") != "stream":
+        raise ValueError(f"data.normalisation {d['normalisation']!r} prepares each frame once from "
+                         f"its past: it needs data.sample: stream (got {d.get('sample')!r})")
+    if variant == "rgb":
+        valid = (cfg["model"].get("backbone") or {}).get("temporal_padding") == "valid"
+        if causal or valid or steps is not None:
+            raise ValueError("model.variant 'rgb' (BHaRNet-M) stays windowed: its RGB branch samples "
+                             "frames across a window; streaming options are for skeleton variants")
+        return
+    if steps is None and (cfg["model"].get("backbone") or {}).get("temporal_padding") != "valid" \
+            and (cfg["model"].get("hand_backbone") or {}).get("temporal_padding") != "valid":
+        return  # nothing streaming about this model (and no backbone to build for the check)
+    padding, rf, stride = temporal_plan(cfg)
+    if steps is not None:
+        if padding != "valid":
+            raise ValueError("data.pool_steps needs model.backbone.temporal_padding: valid (a padded "
+                             "backbone keeps the window's length)")
+        if not isinstance(steps, int) or steps < 1:
+            raise ValueError(f"data.pool_steps must be an integer >= 1, got {steps!r}")
+        t_v = rf + stride * (steps - 1)
+        if window_given and d["window"] != t_v:
+            raise ValueError(f"data.window {d['window']} does not match data.pool_steps {steps}: the "
+                             f"backbone (receptive field {rf}, stride {stride}) needs "
+                             f"{rf} + {stride} * ({steps} - 1) = {t_v} frames; drop data.window or set it to {t_v}")
+        d["window"] = t_v
+    elif padding == "valid":
+        w = d["window"]
+        if w < rf or (w - rf) % stride:
+            raise ValueError(f"data.window {w} does not suit the valid backbone (receptive field {rf}, "
+                             f"stride {stride}): it must be {rf} + {stride} * (n - 1); set "
+                             f"data.pool_steps: n instead")
 
 
 def input_spec(cfg: dict):
@@ -173,7 +239,8 @@ def input_spec(cfg: dict):
     return InputSpec(body_layout=d["body_layout"], hands=has_hand, body=has_body, unified=unified,
                      stream=d["stream"], coords=d["coords"], with_score=d["with_score"],
                      window=d["window"], num_person=d["num_person"],
-                     score_threshold=d["score_threshold"])
+                     score_threshold=d["score_threshold"], normalisation=d["normalisation"],
+                     norm_horizon=d["norm_horizon"])
 
 
 # What `model.use_kernels: auto` picks per device type: the path bench/kernels.py measured faster

@@ -14,6 +14,7 @@ import pathlib
 import numpy as np
 
 from bharnet.bundle import DEFAULT_STRIDE, TORCH_WEIGHTS, WINDOW_GRAPH, BundleMeta, write_bundle
+from bharnet.progress import stage
 from bharnet.program import MEMBER as PROGRAM, WEIGHTS_MEMBER as PROGRAM_WEIGHTS
 
 from .onnx_export import DEFAULT_OPSET, export_onnx
@@ -55,7 +56,7 @@ def _scaled_check(what: str, got: dict, ref: dict, tol: float) -> dict:
     return {"max_abs": diff, "logit_scale": scale}
 
 
-def _program_members(model, spec, probe: dict, tol: float, say):
+def _program_members(model, spec, probe: dict, tol: float, quiet: bool):
     """(program, weights, members, metadata["program"], check) of the layer program; program and
     weights are None when the model has none (CTR-GCN units)."""
     import torch
@@ -68,7 +69,8 @@ def _program_members(model, spec, probe: dict, tol: float, say):
     try:
         program, weights = program_of(model, spec)
     except ProgramError as e:
-        say(f"no layer program ({e}): the native backend will refuse this bundle")
+        if not quiet:
+            print(f"no layer program ({e}): the native backend will refuse this bundle", flush=True)
         return None, None, {}, None, {"skipped": str(e)}
     with torch.no_grad():
         out = ProgramModule(program, weights)(*(torch.as_tensor(probe[k]) for k in program.inputs))
@@ -92,7 +94,7 @@ def preprocessing_of(cfg: dict, spec) -> dict:
 
 def export_checkpoint(ckpt, out, opset: int = DEFAULT_OPSET, fp16: bool = True, plugin: bool = False,
                       tol: float = 1e-4, stride: int | None = None, name: str = "",
-                      description: str = "", schedules=None, say=print) -> pathlib.Path:
+                      description: str = "", schedules=None, quiet: bool = False) -> pathlib.Path:
     """Write the bundle for a checkpoint (path or loaded dict). Refuses if any graph disagrees.
 
     A streaming model (temporal_padding: valid) also gets its step graphs, one per schedule
@@ -108,41 +110,43 @@ def export_checkpoint(ckpt, out, opset: int = DEFAULT_OPSET, fp16: bool = True, 
     cfg = ckpt["config"]
     spec = InputSpec.from_dict(ckpt["spec"])
 
-    say("exporting the window graph (ONNX)")
     example = {k: torch.as_tensor(v) for k, v in _probe(cfg, 2, 0).items()}
-    proto = export_onnx(model, example, opset=opset)
-    members = {WINDOW_GRAPH: proto.SerializeToString(), TORCH_WEIGHTS: _safetensors(
-        {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()})}
+    with stage("window graph (ONNX), checked on ONNX Runtime", quiet=quiet):
+        proto = export_onnx(model, example, opset=opset)
+        members = {WINDOW_GRAPH: proto.SerializeToString(), TORCH_WEIGHTS: _safetensors(
+            {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()})}
+        probe = _probe(cfg, 3, 1)
+        ref = run_torch(model, probe)
+        ort_check = _scaled_check("the ONNX window graph", run_ort(members[WINDOW_GRAPH], probe),
+                                  ref, tol)
     graphs = {WINDOW_GRAPH: {"role": "window", "precision": "fp32", "ops": "standard"}}
-    probe = _probe(cfg, 3, 1)
-    ref = run_torch(model, probe)
-    ort_check = _scaled_check("the ONNX window graph", run_ort(members[WINDOW_GRAPH], probe), ref, tol)
     checks = {"ort_vs_torch_max_abs": ort_check["max_abs"], "logit_scale": ort_check["logit_scale"],
               "probe_batch": 3, "tol": tol}
     if fp16:
         from .fp16 import convert_fp16
 
-        say("adding the FP16 graph")
-        members[PORTABLE_FP16] = convert_fp16(proto).SerializeToString()
+        with stage("FP16 graph", quiet=quiet):
+            members[PORTABLE_FP16] = convert_fp16(proto).SerializeToString()
         graphs[PORTABLE_FP16] = {"role": "window-fp16", "precision": "fp16", "ops": "standard"}
     if plugin:
         from .plugin import export_plugin_onnx
 
-        say("adding the plugin-mode graph")
-        members[PLUGIN] = export_plugin_onnx(model, example, opset=opset).SerializeToString()
+        with stage("plugin-mode graph", quiet=quiet):
+            members[PLUGIN] = export_plugin_onnx(model, example, opset=opset).SerializeToString()
         graphs[PLUGIN] = {"role": "window-plugin", "precision": "fp32",
                           "ops": "bharnet plugins (GraphConv, PoolAttention)"}
 
-    say("writing the layer program (native runtime)")
-    prog, prog_weights, prog_members, program, prog_check = _program_members(model, spec, probe, tol, say)
+    with stage("layer program (native runtime), checked against torch", quiet=quiet):
+        prog, prog_weights, prog_members, program, prog_check = _program_members(
+            model, spec, probe, tol, quiet)
     members.update(prog_members)
     checks["program_vs_torch"] = prog_check
 
     continual = None
     causal = getattr(spec, "normalisation", "window") != "window"
-    if prog is not None and prog.streamable and not causal:
-        say("no step graphs: the model is valid-padded but normalises each window as a whole "
-            "(data.normalisation: window), so frames cannot be prepared once each")
+    if prog is not None and prog.streamable and not causal and not quiet:
+        print("no step graphs: the model is valid-padded but normalises each window as a whole "
+              "(data.normalisation: window), so frames cannot be prepared once each", flush=True)
     if prog is not None and prog.streamable and causal:
         from .continual import SCHEDULES, continual_members
         from .ort_check import ort_session
@@ -150,7 +154,7 @@ def export_checkpoint(ckpt, out, opset: int = DEFAULT_OPSET, fp16: bool = True, 
         window = ort_session(members[WINDOW_GRAPH], threads=1)
         step_members, step_graphs, continual = continual_members(
             prog, prog_weights, lambda x: run_ort(window, x), opset, tol,
-            schedules or SCHEDULES, say)
+            schedules or SCHEDULES, quiet)
         members.update(step_members)
         graphs.update(step_graphs)
     elif schedules and continual is None:
@@ -161,8 +165,8 @@ def export_checkpoint(ckpt, out, opset: int = DEFAULT_OPSET, fp16: bool = True, 
     if "rgb_model" in ckpt:   # BHaRNet-M: the same bundle also carries the RGB graphs
         from .rgb_export import rgb_members
 
-        say("adding the RGB branch")
-        rgb_graphs, rgb = rgb_members(ckpt, opset=opset, tol=tol)
+        with stage("RGB branch graphs", quiet=quiet):
+            rgb_graphs, rgb = rgb_members(ckpt, opset=opset, tol=tol)
         members.update(rgb_graphs)
         graphs.update({n: {"role": role, "precision": "fp32", "ops": "standard"}
                        for n, role in ((rgb["graph"], "rgb"), (rgb.get("guide_graph"), "rgb-guide"))
@@ -177,9 +181,7 @@ def export_checkpoint(ckpt, out, opset: int = DEFAULT_OPSET, fp16: bool = True, 
         continual=continual, rgb=rgb, config=_plain(cfg), opset=int(opset), export_check=checks,
         exporter={"torch": torch.__version__, "bharnet_ckpt": ckpt.get("format")},
         name=name, description=description, metrics=_metrics(ckpt))
-    path = write_bundle(out, meta, members)
-    say(f"wrote {path}")
-    return path
+    return write_bundle(out, meta, members)
 
 
 def _metrics(ckpt: dict) -> dict:

@@ -10,6 +10,13 @@ def register(sub) -> None:
     p.add_argument("--no-fp16", action="store_true", help="do not add the FP16 graph")
     p.add_argument("--plugin", action="store_true",
                    help="also add model.plugin.onnx with bharnet GraphConv/PoolAttention plugin nodes")
+    p.add_argument("--stride", type=int, default=None,
+                   help="frames between recognitions the SDK uses by default (default 8)")
+    p.add_argument("--schedules", nargs="+", choices=("native", "atrous"), default=None,
+                   help="streaming models: which step graphs to add (default both: native predicts "
+                        "every total-stride frames with the least work, atrous every frame)")
+    p.add_argument("--name", default="", help="a name for the model, stored in the bundle")
+    p.add_argument("--description", default="", help="what the model is, stored in the bundle")
     p.add_argument("--trt", action="store_true", help="also build a TensorRT engine (needs tensorrt)")
     p.add_argument("--trt-precision", choices=("fp32", "fp16"), default="fp16")
     p.add_argument("--trt-max-batch", type=int, default=8)
@@ -30,7 +37,9 @@ def _run(args) -> int:
     try:
         with stage(f"export {args.checkpoint} -> {args.out}"):
             path = export_checkpoint(args.checkpoint, args.out, opset=args.opset,
-                                     fp16=not args.no_fp16, plugin=args.plugin)
+                                     fp16=not args.no_fp16, plugin=args.plugin, stride=args.stride,
+                                     name=args.name, description=args.description,
+                                     schedules=args.schedules)
     except RuntimeError as e:  # parity refused, kernels missing for --plugin: no traceback
         print(f"bharnet export: error: {e}", file=sys.stderr)
         return 2
@@ -40,7 +49,8 @@ def _run(args) -> int:
     print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB, sha256 {b.sha256[:12]}); "
           f"variant {meta.variant}, {meta.num_classes} classes, window {meta.window}; "
           f"ORT vs torch max-abs {max(diff.values()):.2e} (logit scale "
-          f"{meta.export_check['logit_scale']:.3g})")
+          f"{meta.export_check['logit_scale']:.3g})"
+          + (f"; step graphs {', '.join(meta.continual['schedules'])}" if meta.continual else ""))
     if args.trt:
         from .trt import TrtUnavailable, build_engine
 

@@ -161,11 +161,13 @@ def check_step_graph(step_onnx: bytes, init_state: dict, program: Program, windo
 
 
 def continual_members(program: Program, weights: dict, window_run, opset: int, tol: float = 1e-4,
-                      schedules=SCHEDULES, say=print) -> tuple[dict, dict]:
+                      schedules=SCHEDULES, quiet: bool = False) -> tuple[dict, dict, dict]:
     """(members, metadata["continual"]) of a streaming program: a step graph per schedule, checked
     against `window_run` (a function: window inputs -> outputs, the bundle's window graph), and
     the initial states."""
     from safetensors.numpy import save
+
+    from bharnet.progress import stage
 
     from .trt_lint import check_trt_ready
 
@@ -175,12 +177,12 @@ def continual_members(program: Program, weights: dict, window_run, opset: int, t
     program.lengths()   # the window fits the strides: every prediction ends on its last frame
     members, graphs, init = {}, {}, {}
     for schedule in schedules:
-        say(f"exporting the {schedule} step graph and checking it against the window graph")
-        module = step_module(program, weights, schedule)
-        state = steady_state(module)
-        onnx_bytes = export_step_onnx(module, opset)
-        check = check_step_graph(onnx_bytes, state, module.program, window_run, module.k, tol)
-        check_trt_ready(onnx_bytes)      # static shapes but the batch, no control flow, known ops
+        with stage(f"{schedule} step graph, checked against the window graph", quiet=quiet):
+            module = step_module(program, weights, schedule)
+            state = steady_state(module)
+            onnx_bytes = export_step_onnx(module, opset)
+            check = check_step_graph(onnx_bytes, state, module.program, window_run, module.k, tol)
+            check_trt_ready(onnx_bytes)  # static shapes but the batch, no control flow, known ops
         member = step_member(schedule)
         members[member] = onnx_bytes
         init.update({f"{schedule}/{n}": v for n, v in state.items()})

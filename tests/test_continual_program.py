@@ -45,7 +45,7 @@ def test_onnx_step_graphs_are_checked_and_linted():
     cfg = small_config("vanilla", "conv")
     prog, w = valid_program(random_model(cfg, seed=1), cfg)
     members, graphs, meta = C.continual_members(prog, w, window_runner(prog, w), opset=18,
-                                                say=lambda *a: None)
+                                                quiet=True)
     assert set(members) == {"model.step.onnx", "model.step.atrous.onnx", C.INIT_STATE}
     native, atrous = graphs["model.step.onnx"], graphs["model.step.atrous.onnx"]
     assert native["frames_per_call"] == 4 and atrous["frames_per_call"] == 1
@@ -68,7 +68,7 @@ def test_step_graph_refuses_what_cannot_be_exact():
 
     same, w = program_of(model, input_spec(cfg))
     with pytest.raises(ProgramError, match="valid"):
-        C.continual_members(same, w, None, opset=18, say=lambda *a: None)
+        C.continual_members(same, w, None, opset=18, quiet=True)
     with pytest.raises(ProgramError, match="valid"):
         to_atrous(same)
     prog, w = valid_program(model, cfg)

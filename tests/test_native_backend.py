@@ -27,7 +27,7 @@ def bundles(tmp_path_factory):
     class Lazy(dict):
         def __missing__(self, v):
             self[v] = open_bundle(export_checkpoint(str(make_checkpoint(d / f"{v}.pt", v, seed=3)),
-                                                    d / f"{v}.bharnet", fp16=False, say=lambda *a: None))
+                                                    d / f"{v}.bharnet", fp16=False, quiet=True))
             return self[v]
     return Lazy()
 
@@ -76,7 +76,7 @@ def test_native_refuses_a_bundle_without_program(tmp_path):
     ck["model"] = build_model(ck["config"], num_classes=ck["num_classes"], use_kernels=False).state_dict()
     save_checkpoint(tmp_path / "ctr.pt", **{k: v for k, v in ck.items() if k != "format"})
     b = open_bundle(export_checkpoint(str(tmp_path / "ctr.pt"), tmp_path / "ctr.bharnet", fp16=False,
-                                      say=lambda *a: None))
+                                      quiet=True))
     assert b.meta.program is None and "skipped" in b.meta.export_check["program_vs_torch"]
     with pytest.raises(BackendUnavailable, match="no layer program"):
         get_backend("native", b)

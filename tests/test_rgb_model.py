@@ -144,7 +144,7 @@ def test_export_parity_and_sdk_branch(rgb_checkpoint, tmp_path, holistic_stream)
     # the bundle builder adds these members and metadata to the skeleton bundle it writes
     from bharnet.export.builder import export_checkpoint
 
-    b = open_bundle(export_checkpoint(ck, tmp_path / "m.bharnet", fp16=False, say=lambda *a: None))
+    b = open_bundle(export_checkpoint(ck, tmp_path / "m.bharnet", fp16=False, quiet=True))
     assert {b.meta.graphs[n]["role"] for n in ("rgb.onnx", "rgb_guide.onnx")} == {"rgb", "rgb-guide"}
     assert has_rgb(b)
     branch = RGBBranch(b, "mediapipe_holistic")

@@ -1,8 +1,9 @@
 """The in-memory skeleton dataset that training consumes, and its two file formats.
 
-- PYSKL annotation pickles (`.pkl`): the de-facto format of skeleton action datasets. Reading one
-  runs `pickle.load`, which can execute code: only open pickles you trust. This is for the training
-  side only; the SDK never unpickles anything. Convert once with `bharnet data convert` to:
+- PYSKL annotation pickles (`.pkl`): the de-facto format of skeleton action datasets. They are read
+  by a restricted unpickler (`safe_pickle`) that admits only dicts, lists, strings, numbers and
+  NumPy arrays and refuses any other global, so a downloaded file cannot run code. The SDK never
+  unpickles anything. Convert once with `bharnet data convert` to:
 - `.npz` (safe): loads with `allow_pickle=False`. Ragged clips are packed as one array
   concatenated over clips (rows = persons x frames) plus per-clip offsets.
 
@@ -160,12 +161,11 @@ def from_pyskl(data, source: str = "<dict>", layout: str | None = None) -> Skele
 
 
 def load_pyskl(path, layout: str | None = None) -> SkeletonDataset:
-    """Read a PYSKL pickle. Unpickling runs code from the file: trusted files only (training side)."""
-    import pickle
+    """Read a PYSKL pickle through the data-only unpickler (UnsafePickleError, a ValueError, for
+    anything that is not plain data)."""
+    from . import safe_pickle
 
-    with open(path, "rb") as f:
-        data = pickle.load(f)  # noqa: S301 - documented: PYSKL format, trusted training data only
-    return from_pyskl(data, str(path), layout)
+    return from_pyskl(safe_pickle.load(path), str(path), layout)
 
 
 def save_pyskl(ds: SkeletonDataset, path) -> None:
@@ -240,7 +240,7 @@ def load_npz(path) -> SkeletonDataset:
 
 
 def load(path, layout: str | None = None) -> SkeletonDataset:
-    """Load a dataset by extension: .npz (safe) or .pkl/.pickle (PYSKL, trusted files only)."""
+    """Load a dataset by extension: .npz or .pkl/.pickle (PYSKL, data-only unpickler)."""
     p = pathlib.Path(path)
     if not p.exists():
         raise FileNotFoundError(f"dataset file not found: {p}")

@@ -204,11 +204,12 @@ class Bundle:
         return f"Bundle({str(self.path)!r}, members={self.member_names})"
 
 
-def open_bundle(path) -> Bundle:
+def open_bundle(path, trusted_keys=None) -> Bundle:
     """Open and verify a bundle; raises BundleError for anything not intact or not readable by
-    this version, FileNotFoundError when there is no file."""
+    this version (SignatureError when `trusted_keys` are given and none of them signed it),
+    FileNotFoundError when there is no file."""
     path = pathlib.Path(path)
-    raw_meta, data, digest = read_sealed(path)
+    raw_meta, data, digest = read_sealed(path, trusted_keys=trusted_keys)
     meta = BundleMeta.from_dict(raw_meta, str(path))
     missing = sorted(set(meta.members()) - set(data))
     if missing:

@@ -152,11 +152,11 @@ def test_info_cli_prints_bundle(tmp_path, capsys):
 
     from bharnet.sdk import default_model_path
 
-    # info validates as loading does: an intact container the SDK cannot use (no spec, no
-    # real graph) is refused, a real bundle is described
+    # info validates as loading does: an intact container the SDK cannot use (its graph is
+    # not ONNX) is refused, a real bundle is described
     small, _, _ = _small_bundle(tmp_path)
     assert main(["info", str(small)]) == 2
-    assert "spec" in capsys.readouterr().err
+    assert "cannot load" in capsys.readouterr().err
     path = tmp_path / "default.bharnet"
     path.write_bytes(default_model_path().read_bytes())
     assert main(["info", str(path), "--json"]) == 0

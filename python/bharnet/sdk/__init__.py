@@ -15,9 +15,9 @@ from .model import default_model_path, load_model
 from ..container import BundleError, SignatureError
 from .options import OptionsError, RecognizerOptions
 from .recognizer import DEFAULT_STRIDE, Recognizer
-from .results import LOW_CONFIDENCE, NO_PERSON, Recognition
+from .results import ACTION, LOW_CONFIDENCE, NO_PERSON, Recognition
 from .tracks import TimestampError
 
 __all__ = ["Recognizer", "RecognizerOptions", "Recognition", "TimestampError", "OptionsError",
-           "BackendUnavailable", "BundleError", "SignatureError", "NO_PERSON", "LOW_CONFIDENCE",
+           "BackendUnavailable", "BundleError", "SignatureError", "ACTION", "NO_PERSON", "LOW_CONFIDENCE",
            "default_model_path", "load_model", "holistic_to_rows", "split_rows", "DEFAULT_STRIDE"]

@@ -258,6 +258,14 @@ class Recognizer:
             out["latency_ms"] = percentiles(self._latency.values())
         return {**totals, **out, "tracks": per}
 
+    def body_presence(self, clip: np.ndarray) -> float:
+        """The fraction of a clip's frames ([T,V,C] / [M,T,V,C] rows) that show a body, by the
+        rule that decides "no person" (bharnet.sdk.presence)."""
+        clip = np.asarray(clip)
+        self._layout_for(clip)
+        kp, sc = self._split(clip)
+        return self._presence(kp[None] if kp.ndim == 3 else kp, sc[None] if sc.ndim == 2 else sc)
+
     @property
     def tracks(self) -> list:
         with self._lock:

@@ -26,6 +26,7 @@ import pathlib
 import re
 import struct
 import zipfile
+import zlib
 
 METADATA = "metadata.json"
 SEAL_PREFIX = b"bharnet-sha256:"
@@ -186,7 +187,8 @@ def _inflate(path, z: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
     try:
         with z.open(info) as f:
             data = f.read(info.file_size)   # read(n) inflates at most n bytes
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as e:
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError,
+            struct.error) as e:
         raise BundleError(f"{path}: bundle is corrupted ({e})") from None
     if len(data) != info.file_size:
         raise BundleError(f"{path}: member {info.filename!r} is truncated")

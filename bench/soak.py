@@ -126,7 +126,7 @@ def soak(minutes: float = 60.0, tracks: int = 8, fps: float = 30.0, stride: int 
                        "seed": seed, "frames_simulated": n_frames * tracks},
             "machine": {"cpu_count": __import__("os").cpu_count(), "platform": platform.platform(),
                         "python": platform.python_version()},
-            "wall_s": wall, "frames_pushed": st["frames"], "frames_per_s": st["frames"] / wall,
+            "wall_s": wall,  # the replay's own time, model loading excluded "frames_pushed": st["frames"], "frames_per_s": st["frames"] / wall,
             "outcomes": outcomes, "sdk_stats": st,
             "rss": {"after_first_minute_mb": baseline, "max_drift_mb": max(drift, key=abs),
                     "final_mb": per_minute[-1]["rss_mb"]},
@@ -153,8 +153,8 @@ def plot(result: dict, path: pathlib.Path) -> None:
     b.set_xlabel("simulated minute")
     b.legend(loc="upper right")
     cfg = result["config"]
-    fig.suptitle(f"soak: {cfg['frames_simulated']:,} frames, {cfg['tracks']} tracks at {cfg['fps']:g} fps, "
-                 f"{cfg['backend']}, {result['wall_s'] / 60:.1f} min wall")
+    fig.suptitle(f"soak: {result['frames_pushed']:,} frames pushed, {cfg['tracks']} camera slots at "
+                 f"{cfg['fps']:g} fps, {cfg['backend']}, {result['wall_s'] / 60:.1f} min wall")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)

@@ -126,7 +126,8 @@ def soak(minutes: float = 60.0, tracks: int = 8, fps: float = 30.0, stride: int 
                        "seed": seed, "frames_simulated": n_frames * tracks},
             "machine": {"cpu_count": __import__("os").cpu_count(), "platform": platform.platform(),
                         "python": platform.python_version()},
-            "wall_s": wall,  # the replay's own time, model loading excluded "frames_pushed": st["frames"], "frames_per_s": st["frames"] / wall,
+            "wall_s": wall,   # the replay's own time, model loading excluded
+            "frames_pushed": st["frames"], "frames_per_s": st["frames"] / wall,
             "outcomes": outcomes, "sdk_stats": st,
             "rss": {"after_first_minute_mb": baseline, "max_drift_mb": max(drift, key=abs),
                     "final_mb": per_minute[-1]["rss_mb"]},

@@ -15,8 +15,9 @@ class Recognition:
     outcome says which of three answers it is:
       "action":          label is the top class and score its fused softmax probability;
       "no_person":       fewer than min_body_presence of the window's frames showed a body
-                         (body_presence says how many did): label, score, the expert labels and
-                         top_k are None/empty, and the model was not run on this window;
+                         (body_presence says how many did): label, score, the expert labels,
+                         hand_presence and top_k are None/empty, and the model was not run on
+                         this window (latency_ms 0);
       "low_confidence":  the top class scored below min_score: label and score are None, top_k
                          still lists the candidates with their (low) scores.
     Check `r.label is not None` (or r.outcome) before using a label.

@@ -32,7 +32,7 @@ NODE_PARAMS: tuple[Param, ...] = (
     Param("max_gap_ms", 0.0, "a longer gap between two frames of a track resets it; 0: 10 observed "
                              "frame periods (the SDK's default); <0: never"),
     Param("idle_timeout_ms", 10000.0, "a track idle this long is forgotten; <0: never"),
-    Param("max_tracks", 16, "live tracks kept (least recently fed is forgotten first)"),
+    Param("max_tracks", 16, "live tracks at most; a new id waits (its frames dropped) until one is idle"),
     Param("input_depth", 30, "input queue depth (best effort): frames buffered while a "
                              "recognition runs; a frame lost breaks its track's window"),
     Param("diagnostics_period_s", 1.0, "seconds between /diagnostics messages"),

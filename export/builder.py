@@ -94,11 +94,13 @@ def preprocessing_of(cfg: dict, spec) -> dict:
 
 def export_checkpoint(ckpt, out, opset: int = DEFAULT_OPSET, fp16: bool = True, plugin: bool = False,
                       tol: float = 1e-4, stride: int | None = None, name: str = "",
-                      description: str = "", schedules=None, quiet: bool = False) -> pathlib.Path:
+                      description: str = "", schedules=None, quiet: bool = False,
+                      signing_key=None) -> pathlib.Path:
     """Write the bundle for a checkpoint (path or loaded dict). Refuses if any graph disagrees.
 
     A streaming model (temporal_padding: valid) also gets its step graphs, one per schedule
-    (default both: export/continual.py)."""
+    (default both: export/continual.py). signing_key: an Ed25519 private key that signs the
+    bundle as it is written (bharnet.signing)."""
     import torch
 
     from bharnet.data import InputSpec
@@ -181,7 +183,7 @@ def export_checkpoint(ckpt, out, opset: int = DEFAULT_OPSET, fp16: bool = True, 
         continual=continual, rgb=rgb, config=_plain(cfg), opset=int(opset), export_check=checks,
         exporter={"torch": torch.__version__, "bharnet_ckpt": ckpt.get("format")},
         name=name, description=description, metrics=_metrics(ckpt))
-    return write_bundle(out, meta, members)
+    return write_bundle(out, meta, members, signing_key=signing_key)
 
 
 def _metrics(ckpt: dict) -> dict:

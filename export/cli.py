@@ -21,6 +21,8 @@ def register(sub) -> None:
     p.add_argument("--trt-precision", choices=("fp32", "fp16"), default="fp16")
     p.add_argument("--trt-max-batch", type=int, default=8)
     p.add_argument("--trt-cache", default=None, help="engine cache folder (default ~/.cache/bharnet/trt)")
+    p.add_argument("--sign", metavar="KEY", default=None,
+                   help="sign the bundle with this Ed25519 private key (see `bharnet keygen`)")
     p.set_defaults(func=_run)
 
 
@@ -34,15 +36,24 @@ def _run(args) -> int:
     from .builder import export_checkpoint
 
     install()
+    key = None
+    if args.sign:   # a bad key fails before the (slow) export, not after
+        from bharnet.signing import load_private_key
+
+        key = load_private_key(args.sign)
     try:
         with stage(f"export {args.checkpoint} -> {args.out}"):
             path = export_checkpoint(args.checkpoint, args.out, opset=args.opset,
                                      fp16=not args.no_fp16, plugin=args.plugin, stride=args.stride,
                                      name=args.name, description=args.description,
-                                     schedules=args.schedules)
+                                     schedules=args.schedules, signing_key=key)
     except RuntimeError as e:  # parity refused, kernels missing for --plugin: no traceback
         print(f"bharnet export: error: {e}", file=sys.stderr)
         return 2
+    if key is not None:
+        from bharnet.signing import fingerprint, public_raw
+
+        print(f"signed {path} with key {fingerprint(public_raw(key.public_key()))}")
     b = open_bundle(path)
     meta = b.meta
     diff = meta.export_check["ort_vs_torch_max_abs"]

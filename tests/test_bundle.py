@@ -86,7 +86,8 @@ def _rezip(tmp_path, raw, edit):
 
 @pytest.mark.parametrize("edit,message", [
     (lambda m: m.pop("weights.safetensors"), "missing member"),
-    (lambda m: m.__setitem__("model.onnx", b"tampered"), "sha256 mismatch"),
+    (lambda m: m.__setitem__("model.onnx", b"\x08\x07fake-onnx-BYTES"), "sha256 mismatch"),
+    (lambda m: m.__setitem__("model.onnx", b"tampered"), "manifest says 17 B"),
     (lambda m: m.__setitem__("surprise.bin", b"x"), "unlisted"),
     (lambda m: m.__setitem__("../evil", b"x"), "invalid bundle member name"),
     (lambda m: m.__setitem__("metadata.json", json.dumps(
@@ -149,9 +150,18 @@ def test_bundle_module_imports_without_torch_or_onnx(tmp_path):
 def test_info_cli_prints_bundle(tmp_path, capsys):
     from bharnet.cli import main
 
-    path, _, _ = _small_bundle(tmp_path)
+    from bharnet.sdk import default_model_path
+
+    # info validates as loading does: an intact container the SDK cannot use (its graph is
+    # not ONNX) is refused, a real bundle is described
+    small, _, _ = _small_bundle(tmp_path)
+    assert main(["info", str(small)]) == 2
+    assert "cannot load" in capsys.readouterr().err
+    path = tmp_path / "default.bharnet"
+    path.write_bytes(default_model_path().read_bytes())
     assert main(["info", str(path), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["classes"] == ["wave", "thumbs up"]
+    info = json.loads(capsys.readouterr().out)
+    assert info["classes"] == B.open_bundle(path).metadata["classes"] and info["signed_by"] is None
     bad = tmp_path / "bad.bharnet"
     raw = bytearray(path.read_bytes())
     raw[len(raw) // 2] ^= 0xFF

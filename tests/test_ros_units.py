@@ -115,12 +115,11 @@ def test_stamps_round_trip_to_the_nanosecond():
 
 def test_recognizer_kwargs_pass_only_what_is_set():
     assert params.recognizer_kwargs(params.DEFAULTS) == {
-        "backend": "auto", "top_k": 5, "max_gap_ms": 1000.0, "idle_timeout_ms": 10000.0,
-        "max_tracks": 16}
+        "backend": "auto", "top_k": 5, "idle_timeout_ms": 10000.0, "max_tracks": 16}
     kw = params.recognizer_kwargs({**params.DEFAULTS, "mode": "continual", "window": 48,
                                    "model": "m.bharnet", "max_gap_ms": -1.0, "threads": 2})
     assert kw["mode"] == "continual" and kw["window"] == 48 and kw["model"] == "m.bharnet"
-    assert kw["max_gap_ms"] is None and kw["threads"] == 2
+    assert kw["max_gap_ms"] == float("inf") and kw["threads"] == 2
     with pytest.raises(KeyError, match="unknown parameter"):
         params.recognizer_kwargs({"windw": 3})
 

@@ -136,13 +136,14 @@ class BundleMeta:
 
 
 # ---- writing -------------------------------------------------------------------------------
-def write_bundle(path, meta: BundleMeta, members: dict[str, bytes]) -> pathlib.Path:
-    """Write a bundle: the metadata and every member, once. The file is written atomically."""
+def write_bundle(path, meta: BundleMeta, members: dict[str, bytes], signing_key=None) -> pathlib.Path:
+    """Write a bundle: the metadata and every member, once, atomically; signed with the Ed25519
+    `signing_key` when one is given (bharnet.signing)."""
     meta.check(str(path))
     missing = sorted(set(meta.members()) - set(members))
     if missing:
         raise BundleError(f"{path}: the metadata names member(s) {missing} that are not written")
-    return write_sealed(path, meta.to_dict(), members)
+    return write_sealed(path, meta.to_dict(), members, signing_key=signing_key)
 
 
 # ---- reading -------------------------------------------------------------------------------
@@ -204,11 +205,12 @@ class Bundle:
         return f"Bundle({str(self.path)!r}, members={self.member_names})"
 
 
-def open_bundle(path) -> Bundle:
+def open_bundle(path, trusted_keys=None) -> Bundle:
     """Open and verify a bundle; raises BundleError for anything not intact or not readable by
-    this version, FileNotFoundError when there is no file."""
+    this version (SignatureError when `trusted_keys` are given and none of them signed it),
+    FileNotFoundError when there is no file."""
     path = pathlib.Path(path)
-    raw_meta, data, digest = read_sealed(path)
+    raw_meta, data, digest = read_sealed(path, trusted_keys=trusted_keys)
     meta = BundleMeta.from_dict(raw_meta, str(path))
     missing = sorted(set(meta.members()) - set(data))
     if missing:

@@ -100,6 +100,8 @@ def read_skeleton(path) -> tuple[np.ndarray, np.ndarray, list[str]]:
             raise ValueError(f"{path}: line {pos}: expected {what} (an integer), got {v!r}") from None
 
     n_frames = count("the frame count")
+    if n_frames < 0:
+        raise ValueError(f"{path}: line 1: negative frame count {n_frames}")
     per_body: dict[str, tuple[list[int], list[np.ndarray]]] = {}
     for f in range(n_frames):
         for _ in range(count(f"the body count of frame {f}")):
@@ -123,7 +125,8 @@ def read_skeleton(path) -> tuple[np.ndarray, np.ndarray, list[str]]:
         frames, joints = per_body[bid]
         arr = np.stack(joints)                                     # [n, 25, 12]
         kp[b, frames] = arr[..., :3]
-        state = np.clip(arr[..., 11].astype(int), 0, 2)
+        # trackingState is 0, 1 or 2; anything else (nan, 1e300) is clipped before the cast
+        state = np.clip(np.nan_to_num(arr[..., 11], nan=0.0), 0, 2).astype(int)
         sc[b, frames] = _TRACKING_SCORE[state]
     return kp, sc, ids
 

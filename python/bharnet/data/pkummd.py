@@ -79,8 +79,12 @@ def read_split_file(path) -> dict[str, set[str]]:
     path = pathlib.Path(path)
     text = path.read_text()
     if path.suffix == ".json":
-        d = json.loads(text)
-        if not isinstance(d, dict) or not {"train", "test"} <= set(d):
+        try:
+            d = json.loads(text)
+        except RecursionError:
+            raise ValueError(f"{path}: JSON nested too deeply") from None
+        if not isinstance(d, dict) or not {"train", "test"} <= set(d) \
+                or not all(isinstance(d[k], list) for k in ("train", "test")):
             raise ValueError(f"{path}: JSON split must have 'train' and 'test' lists")
         return {"train": set(map(str, d["train"])), "test": set(map(str, d["test"]))}
     out: dict[str, set[str]] = {"train": set(), "test": set()}

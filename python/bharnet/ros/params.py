@@ -6,6 +6,7 @@ values ("" and 0, or a negative time) mean "the SDK's own default" and are not p
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 
@@ -28,9 +29,10 @@ NODE_PARAMS: tuple[Param, ...] = (
                       "the SDK's default (not passed)"),
     Param("top_k", 5, "classes listed in each recognition's top_k"),
     Param("threads", 0, "CPU threads for the backend; 0: the backend's default"),
-    Param("max_gap_ms", 1000.0, "a longer gap between two frames of a track resets it; <0: never"),
+    Param("max_gap_ms", 0.0, "a longer gap between two frames of a track resets it; 0: 10 observed "
+                             "frame periods (the SDK's default); <0: never"),
     Param("idle_timeout_ms", 10000.0, "a track idle this long is forgotten; <0: never"),
-    Param("max_tracks", 16, "live tracks kept (least recently fed is forgotten first)"),
+    Param("max_tracks", 16, "live tracks at most; a new id waits (its frames dropped) until one is idle"),
     Param("input_depth", 30, "input queue depth (best effort): frames buffered while a "
                              "recognition runs; a frame lost breaks its track's window"),
     Param("diagnostics_period_s", 1.0, "seconds between /diagnostics messages"),
@@ -50,7 +52,10 @@ def recognizer_kwargs(values: dict) -> dict:
             continue
         if name not in DEFAULTS:
             raise KeyError(f"unknown parameter {name!r}")
-        if name in ("max_gap_ms", "idle_timeout_ms"):
+        if name == "max_gap_ms":   # the SDK: None = automatic, math.inf = never
+            if value:
+                out[name] = math.inf if value < 0 else float(value)
+        elif name == "idle_timeout_ms":
             out[name] = None if value < 0 else float(value)
         elif value in ("", 0):
             continue

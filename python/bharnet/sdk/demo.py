@@ -67,7 +67,7 @@ def synthetic_part(rec, actions: int, seed: int, quiet: bool):
         for s, e, r, truth in rows:
             mark = "ok" if r.label == truth else "--"
             hp = r.hand_presence or (0.0, 0.0)
-            print(f"  {s:5d}-{e:5d}  {r.label:<32} {r.score:5.2f}  {truth:<32} "
+            print(f"  {s:5d}-{e:5d}  {r.label or '(' + r.outcome + ')':<32} {r.score or 0:5.2f}  {truth:<32} "
                   f"{hp[0]:.2f},{hp[1]:.2f} {mark}")
     acc = float(np.mean([r.label == t for _, _, r, t in rows])) if rows else 0.0
     on_action = [(r, t) for _, _, r, t in rows if t != IDLE]
@@ -144,7 +144,7 @@ def real_part(model, backend: str, stream: pathlib.Path | None, quiet: bool,
     if not quiet:
         for r in recs:
             hp = r.hand_presence or (0.0, 0.0)
-            print(f"  {r.start_ms:7.0f}-{r.end_ms:7.0f} ms  {r.label:<32} {r.score:.2f}  "
+            print(f"  {r.start_ms:7.0f}-{r.end_ms:7.0f} ms  {r.label or '(' + r.outcome + ')':<32} {r.score or 0:.2f}  "
                   f"body: {r.body_label} hand: {r.hand_label}  hands(L,R) {hp[0]:.2f},{hp[1]:.2f}")
     if recs:
         lat = [r.latency_ms for r in recs]

@@ -5,6 +5,7 @@ namespace py = pybind11;
 
 namespace bharnet::bindings {
 void register_kernels(py::module_& m);  // defined in kernels_py.cpp
+void register_runtime(py::module_& m);  // defined in runtime_py.cpp
 }
 
 PYBIND11_MODULE(_C, m) {
@@ -17,4 +18,5 @@ PYBIND11_MODULE(_C, m) {
 #endif
   m.attr("build_info") = info;
   bharnet::bindings::register_kernels(m);
+  bharnet::bindings::register_runtime(m);
 }

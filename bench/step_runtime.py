@@ -14,6 +14,8 @@ Rows, per schedule (native: a prediction every total-stride frames; atrous: ever
                   bound once (and plain run(): the faster is kept, both are recorded);
   window s1 / s8  ORT on the window graph (the valid program at its window), once per frame /
                   once per 8 frames.
+  native runtime (gemm_nn)  the same runtime with its fused step GEMM replaced by the kernels'
+                  gemm_nn (BHARNET_STEP_GEMM=gemm_nn, in a child process): what the fusion buys.
 Times: thread CPU time and wall, per frame, median over --repeats blocks of 16 frames (every
 phase of the strided layers). Prints one table; writes bench/results/step_runtime.json.
 """
@@ -25,6 +27,7 @@ import os
 import pathlib
 import platform
 import statistics
+import subprocess
 import sys
 import time
 
@@ -121,6 +124,14 @@ def native_runtime(program, weights, schedule: str, stream: dict, repeats: int) 
     return out
 
 
+def native_runtime_in_child(width: str, schedule: str, args, env: dict) -> dict:
+    """native_runtime in a fresh process with `env` set (the dispatch reads it once)."""
+    cmd = [sys.executable, __file__, "--child", width, schedule, "--variant", args.variant,
+           "--classes", str(args.classes), "--repeats", str(args.repeats)]
+    out = subprocess.run(cmd, env={**os.environ, **env}, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def ort_step(program, weights, schedule: str, stream: dict, repeats: int) -> dict:
     from bharnet.export import continual as C
 
@@ -213,10 +224,12 @@ def bench_width(width: str, args) -> dict:
     for schedule in args.schedules:
         print(f"[{width}] {schedule}: native runtime", flush=True)
         nat = native_runtime(prog, w, schedule, stream, args.repeats)
+        nat_nn = native_runtime_in_child(width, schedule, args, {"BHARNET_STEP_GEMM": "gemm_nn"})
         print(f"[{width}] {schedule}: ONNX Runtime step graph (export first)", flush=True)
         ort = ort_step(prog, w, schedule, stream, args.repeats)
         res["schedules"][schedule] = {
-            "native_runtime": nat, "ort_step": ort,
+            "native_runtime": nat, "native_runtime_gemm_nn": nat_nn, "ort_step": ort,
+            "ratio_gemm_nn_over_fused_cpu": nat_nn["cpu_us"] / nat["cpu_us"],
             "ratio_ort_over_native_cpu": ort["cpu_us"] / nat["cpu_us"],
             "ratio_ort_over_native_wall": ort["wall_us"] / nat["wall_us"],
             "ratio_window_s1_over_native_cpu": res["window_graph"]["stride1"]["cpu_us"] / nat["cpu_us"],
@@ -233,6 +246,9 @@ def table(results: dict) -> str:
             nat, ort = s["native_runtime"], s["ort_step"]
             lines.append(f"{width:8} {schedule:8} {'native runtime':22} {nat['cpu_us']:13.1f} "
                          f"{nat['wall_us']:14.1f} {'':>11} {nat['state_bytes'] / 1024:9.1f}")
+            nn = s["native_runtime_gemm_nn"]
+            lines.append(f"{width:8} {schedule:8} {'native rt (gemm_nn)':22} {nn['cpu_us']:13.1f} "
+                         f"{nn['wall_us']:14.1f}")
             lines.append(f"{width:8} {schedule:8} {'ORT step (' + ort['how'] + ')':22} {ort['cpu_us']:13.1f} "
                          f"{ort['wall_us']:14.1f} {s['ratio_ort_over_native_cpu']:10.2f}x "
                          f"{ort['state_bytes'] / 1024:9.1f}")
@@ -250,7 +266,13 @@ def main(argv=None) -> None:
     ap.add_argument("--classes", type=int, default=60)
     ap.add_argument("--repeats", type=int, default=30)
     ap.add_argument("--out", type=pathlib.Path, default=RESULTS)
+    ap.add_argument("--child", nargs=2, metavar=("WIDTH", "SCHEDULE"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.child:  # one native-runtime measurement, as JSON on the last line
+        width, schedule = args.child
+        prog, w = build(width, args.variant, args.classes)
+        print(json.dumps(native_runtime(prog, w, schedule, frames_of(prog, BLOCK), args.repeats)))
+        return
     import onnxruntime as ort
 
     results = {"machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),

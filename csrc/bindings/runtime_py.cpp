@@ -139,6 +139,12 @@ void register_runtime(py::module_& m) {
       .def_property_readonly("frames_per_prediction", &rt::StepProgram::frames_per_prediction)
       .def_property_readonly("receptive_field", &rt::StepProgram::receptive_field)
       .def_property_readonly("state_bytes", &rt::StepProgram::state_bytes)
+      .def_property_readonly("plan_summary",
+                             [](const rt::StepProgram& p) {
+                               py::dict d;
+                               for (const auto& [k, v] : p.plan_summary()) d[py::str(k)] = v;
+                               return d;
+                             })
       .def_property_readonly("workspace_bytes",
                              [](const rt::StepProgram& p) { return p.workspace_floats() * int64_t(sizeof(float)); })
       .def_property_readonly_static("isa", [](py::object) { return std::string(rt::seg_gemm_isa()); });

@@ -1,3 +1,4 @@
+#include <cstdlib>
 #include <cstring>
 
 #include "kernels/gemm.h"
@@ -18,8 +19,24 @@ namespace {
 
 using Fn = decltype(&baseline::seg_gemm_f32);
 
+// The same contract on kernels::gemm_nn (one accumulating call per segment, then a pass for the
+// epilogue): selected by BHARNET_STEP_GEMM=gemm_nn, to measure what the fused kernel buys.
+void via_gemm_nn(int64_t M, int64_t N, const Seg* segs, int nseg, const Epilogue& e, float* Y, int64_t ldy) {
+  for (int s = 0; s < nseg; ++s)
+    kernels::gemm_nn<float>(M, N, segs[s].L, segs[s].A, segs[s].lda, 1, segs[s].B, segs[s].ldb, Y, ldy, s > 0);
+  for (int64_t m = 0; m < M; ++m) {
+    float* y = Y + m * ldy;
+    for (int64_t n = 0; n < N; ++n) {
+      float v = y[n] + (e.bias ? e.bias[n] : 0.0f) + (e.res ? e.res[m * e.ldr + n] : 0.0f);
+      y[n] = e.relu && v < 0.0f ? 0.0f : v;
+    }
+  }
+}
+
 // Follows the GEMM dispatcher's choice, so BHARNET_CPU_ISA caps both in one place.
 Fn pick() {
+  const char* impl = std::getenv("BHARNET_STEP_GEMM");
+  if (impl != nullptr && std::strcmp(impl, "gemm_nn") == 0) return &via_gemm_nn;
 #if defined(__x86_64__) || defined(_M_X64)
   const char* isa = kernels::cpu_isa();
   if (std::strcmp(isa, "avx512") == 0) return &avx512::seg_gemm_f32;
@@ -42,6 +59,7 @@ void seg_gemm(int64_t M, int64_t N, const Seg* segs, int nseg, const Epilogue& e
 
 const char* seg_gemm_isa() {
   const Fn f = fn();
+  if (f == &via_gemm_nn) return kernels::cpu_isa();
 #if defined(__x86_64__) || defined(_M_X64)
   if (f == &avx512::seg_gemm_f32) return "avx512";
   if (f == &avx2::seg_gemm_f32) return "avx2";

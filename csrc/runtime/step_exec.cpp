@@ -5,7 +5,6 @@
 #include <stdexcept>
 #include <vector>
 
-#include "runtime/seg_gemm.h"
 #include "runtime/step_internal.h"
 
 namespace bharnet::runtime {
@@ -45,6 +44,11 @@ bool StepProgram::step(StepState& s, const float* const* frames, float* const* o
   return true;
 }
 
+Epilogue StepProgram::epilogue(const StepOp& op, const float* bias, const Ctx& c) const {
+  const bool res = op.ins.size() > 1 && op.ins[1] >= 0;
+  return Epilogue{bias, res ? data(op.ins[1], c) : nullptr, res ? tensors_[size_t(op.ins[1])].ld : 0, op.relu};
+}
+
 void StepProgram::run_op(const StepOp& op, const Ctx& c) const {
   const TensorInfo& y = tensors_[size_t(op.out)];
   const TensorInfo& x = tensors_[size_t(op.ins[0])];
@@ -76,28 +80,27 @@ void StepProgram::run_op(const StepOp& op, const Ctx& c) const {
       float* U = c.ws + op.tmp;
       const Seg mix{in, x.ld, w + op.w[0], ldu, x.C};
       seg_gemm(rows, ldu, &mix, 1, Epilogue{nullptr, nullptr, 0, false}, U, ldu);
-      const bool has_res = op.ins.size() > 1 && op.ins[1] >= 0;
-      const float* res = has_res ? data(op.ins[1], c) : nullptr;
-      const int64_t ldr = has_res ? tensors_[size_t(op.ins[1])].ld : 0;
+      Epilogue e = epilogue(op, w + op.w[2], c);
+      const float* res = e.res;
       Seg segs[kMaxSegs];
       for (int64_t i = 0; i < x.inst; ++i) {
         for (int64_t k = 0; k < op.K; ++k)
           segs[k] = Seg{w + op.w[1] + k * V, op.K * V, U + i * V * ldu + k * op.Op, ldu, V};
-        seg_gemm(V, op.O, segs, int(op.K),
-                 Epilogue{w + op.w[2], res ? res + i * V * ldr : nullptr, ldr, op.relu}, out + i * V * ldy, ldy);
+        e.res = res ? res + i * V * e.ldr : nullptr;
+        seg_gemm(V, op.O, segs, int(op.K), e, out + i * V * ldy, ldy);
       }
       return;
     }
     case OpKind::Pw: {
       const Seg seg{data(op.ins[0], c), x.ld, w + op.w[0], op.Op, x.C};
-      seg_gemm(rows, op.O, &seg, 1, Epilogue{w + op.w[1], nullptr, 0, op.relu}, out, ldy);
+      seg_gemm(rows, op.O, &seg, 1, epilogue(op, w + op.w[1], c), out, ldy);
       return;
     }
     case OpKind::TConv: {  // one segment per tap, read in place from the input's ring
       Seg segs[kMaxSegs];
       const int64_t n = int64_t(op.ages.size()), B = x.C * op.Op;
       for (int64_t t = 0; t < n; ++t) segs[t] = Seg{slot(op.ins[0], op.ages[size_t(t)], c), x.ld, w + op.w[0] + t * B, op.Op, x.C};
-      seg_gemm(rows, op.O, segs, int(n), Epilogue{w + op.w[1], nullptr, 0, op.relu}, out, ldy);
+      seg_gemm(rows, op.O, segs, int(n), epilogue(op, w + op.w[1], c), out, ldy);
       return;
     }
     case OpKind::TMax: {

@@ -33,21 +33,23 @@ void StepProgram::run_head_op(const StepOp& op, const Ctx& c) const {
       const TensorInfo& blk = tensors_[size_t(op.ins[0])];
       const int64_t ld = tensors_[size_t(blk.src)].ld, I = blk.inst, V = blk.V, C = blk.C;
       const float* m = op.ins.size() > 1 && op.ins[1] >= 0 ? data(op.ins[1], c) : nullptr;
+      double* sum = reinterpret_cast<double*>(c.ws + op.tmp);  // [I][C]
+      std::fill(sum, sum + I * C, 0.0);
+      for (int64_t j = 0; j < blk.steps; ++j) {  // rows in memory order, channels innermost
+        const float* e = step_of(blk, j);
+        for (int64_t i = 0; i < I; ++i)
+          for (int64_t v = 0; v < V; ++v) {
+            const float* row = e + (i * V + v) * ld;
+            double* s = sum + i * C;
+            for (int64_t ch = 0; ch < C; ++ch) s[ch] += row[ch];
+          }
+      }
       double msum = 0.0;
       for (int64_t i = 0; i < I; ++i) msum += m ? m[i] : 1.0;
-      const double inv = m ? 1.0 / std::max(msum, 1e-6) : 1.0 / double(I);
-      const double per = 1.0 / double(blk.steps * V);
+      const double inv = (m ? 1.0 / std::max(msum, 1e-6) : 1.0 / double(I)) / double(blk.steps * V);
       for (int64_t ch = 0; ch < C; ++ch) {
         double acc = 0.0;
-        for (int64_t i = 0; i < I; ++i) {
-          if (m && m[i] == 0.0f) continue;
-          double s = 0.0;
-          for (int64_t j = 0; j < blk.steps; ++j) {
-            const float* e = step_of(blk, j) + i * V * ld + ch;
-            for (int64_t v = 0; v < V; ++v) s += e[v * ld];
-          }
-          acc += s * per * (m ? m[i] : 1.0);
-        }
+        for (int64_t i = 0; i < I; ++i) acc += sum[i * C + ch] * (m ? m[i] : 1.0);
         out[ch] = float(acc * inv);
       }
       return;

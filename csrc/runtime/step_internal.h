@@ -1,5 +1,6 @@
 // What the execution files share: the per-call context and the tensor addressing.
 #pragma once
+#include "runtime/seg_gemm.h"
 #include "runtime/step_program.h"
 
 namespace bharnet::runtime {
@@ -27,7 +28,8 @@ inline float* StepProgram::data(int t, const Ctx& c) const {
     case Store::Head: return c.ws + x.off;
     case Store::Alias: return data(x.root, c) + x.off;
     case Store::View: return slot(x.src, x.age, c);
-    case Store::Block: break;
+    case Store::Block:
+    case Store::Fused: break;
   }
   return nullptr;
 }

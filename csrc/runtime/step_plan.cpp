@@ -146,6 +146,7 @@ int64_t StepProgram::pack(const std::vector<float>& data) {
 
 StepProgram::StepProgram(const ProgramSpec& spec, const WeightMap& weights) {
   build_tensors(spec, weights);
+  fuse_adds();
   plan_storage();
   allocate_workspace();
   compute_steady_state();
@@ -439,6 +440,56 @@ void StepProgram::build_tensors(const ProgramSpec& spec, const WeightMap& wmap) 
   rf_ = rf;
 }
 
+// add(a, b) folds into the GEMM op that makes a (or b) when that op has no ReLU or residual of
+// its own, nothing else reads its output, and the other operand is ready when it runs: the sum
+// and the add's ReLU then happen in the GEMM epilogue and the intermediate tensor disappears.
+void StepProgram::fuse_adds() {
+  std::vector<int> producer(tensors_.size(), -1), readers(tensors_.size(), 0);
+  for (size_t i = 0; i < seq_ops_.size(); ++i) {
+    producer[size_t(seq_ops_[i].out)] = int(i);
+    for (int t : seq_ops_[i].ins)
+      if (t >= 0) ++readers[size_t(t)];
+  }
+  for (const StepOp& op : head_ops_)
+    for (int t : op.ins)
+      if (t >= 0) ++readers[size_t(t)];
+  for (const auto& t : output_tensors_) ++readers[size_t(t)];
+  // when an operand's data exists: a pick reads its source's ring, ready once the source is made
+  auto ready_at = [&](int t) {
+    const int p = producer[size_t(t)];
+    if (p >= 0 && seq_ops_[size_t(p)].kind == OpKind::TPick) return producer[size_t(seq_ops_[size_t(p)].ins[0])];
+    return p;
+  };
+  std::vector<bool> gone(seq_ops_.size(), false);
+  for (size_t i = 0; i < seq_ops_.size(); ++i) {
+    StepOp& add = seq_ops_[i];
+    if (add.kind != OpKind::Add) continue;
+    int best = -1, other = -1;
+    for (int k = 0; k < 2; ++k) {
+      const int t = add.ins[size_t(k)], u = add.ins[size_t(1 - k)];
+      const int g = producer[size_t(t)];
+      if (g < 0 || gone[size_t(g)] || readers[size_t(t)] != 1 || t == u) continue;
+      const StepOp& op = seq_ops_[size_t(g)];
+      const bool gemm = op.kind == OpKind::Pw || op.kind == OpKind::TConv || op.kind == OpKind::GConv;
+      if (!gemm || op.relu || (op.ins.size() > 1 && op.ins[1] >= 0)) continue;
+      if (ready_at(u) >= g) continue;
+      if (g > best) best = g, other = u;
+    }
+    if (best < 0) continue;
+    StepOp& g = seq_ops_[size_t(best)];
+    tensors_[size_t(g.out)].store = Store::Fused;
+    g.out = add.out;
+    g.relu = add.relu;
+    g.ins.resize(1);
+    g.ins.push_back(other);
+    gone[i] = true;
+  }
+  std::vector<StepOp> kept;
+  for (size_t i = 0; i < seq_ops_.size(); ++i)
+    if (!gone[i]) kept.push_back(std::move(seq_ops_[i]));
+  seq_ops_ = std::move(kept);
+}
+
 void StepProgram::plan_storage() {
   const size_t n = tensors_.size();
   std::vector<int64_t> need(n, 0);  // ring elements each tensor's readers look back over
@@ -526,7 +577,7 @@ void StepProgram::allocate_workspace() {
   const size_t slots = seq_ops_.size();
   std::vector<std::vector<int>> starts(slots), ends(slots);
   for (size_t t = 0; t < n; ++t)
-    if (tensors_[t].store == Store::Scratch) {
+    if (tensors_[t].store == Store::Scratch && first[t] < nseq) {
       starts[size_t(first[t])].push_back(int(t));
       ends[size_t(last[t])].push_back(int(t));
     }
@@ -564,8 +615,18 @@ void StepProgram::allocate_workspace() {
       op.tmp = top;
       top += round16(2 * x.size);
     }
+    if (op.kind == OpKind::Gap) {  // double sums per (instance, channel)
+      const TensorInfo& b = tensors_[size_t(op.ins[0])];
+      op.tmp = top;
+      top += round16(2 * b.inst * b.C);
+    }
   }
   ws_floats_ = top;
+  // A pick that is a view of its source's ring has nothing left to do at run time.
+  std::vector<StepOp> kept;
+  for (StepOp& op : seq_ops_)
+    if (!(op.kind == OpKind::TPick && tensors_[size_t(op.out)].store == Store::View)) kept.push_back(std::move(op));
+  seq_ops_ = std::move(kept);
 }
 
 void StepProgram::compute_steady_state() {
@@ -608,6 +669,20 @@ void StepProgram::reset(StepState& s) const {
   s.rings = steady_;
   s.heads = steady_heads_;
   s.frame = 0;
+}
+
+std::vector<std::pair<std::string, int64_t>> StepProgram::plan_summary() const {
+  static const char* kinds[] = {"embed", "mask_seq", "gconv", "pw", "affine", "concat", "add",
+                                "temporal_conv", "temporal_max", "temporal_pick"};
+  static const char* stores[] = {"input", "ring", "scratch", "alias", "view", "block", "head", "fused"};
+  std::map<std::string, int64_t> n;
+  for (const StepOp& op : seq_ops_) {
+    ++n[std::string("op.") + kinds[int(op.kind)]];
+    if (op.kind != OpKind::Add && op.kind != OpKind::Concat && op.ins.size() > 1 && op.ins[1] >= 0)
+      ++n["op.residual_in_epilogue"];
+  }
+  for (const TensorInfo& t : tensors_) ++n[std::string("tensor.") + stores[int(t.store)]];
+  return {n.begin(), n.end()};
 }
 
 size_t StepProgram::state_bytes() const {

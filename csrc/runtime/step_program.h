@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/seg_gemm_types.h"
 #include "runtime/spec.h"
 
 namespace bharnet::runtime {
@@ -41,6 +42,7 @@ enum class Store {
   View,     // an older element of another tensor's ring (a temporal "pick" that copies nothing)
   Block,    // a collect: steps of a ring, read in place by the head
   Head,     // a head vector in the workspace
+  Fused,    // an add's operand that a GEMM epilogue sums directly: never made
 };
 
 struct TensorInfo {
@@ -70,7 +72,8 @@ struct RingInfo {
 struct StepOp {
   OpKind kind;
   int out = -1;
-  std::vector<int> ins;        // -1 for an absent optional input
+  std::vector<int> ins;        // -1 for an absent optional input; gconv/pw/temporal conv: ins[1]
+                               // is a residual added in the GEMM epilogue (before the ReLU)
   int64_t rate = 1;            // fires on frames f % rate == 0 (sequence ops)
   bool relu = false;
   std::vector<int64_t> ages;   // temporal: the age of each tap in the input's ring
@@ -115,10 +118,13 @@ class StepProgram {
   int64_t state_floats() const { return state_floats_; }
   int64_t workspace_floats() const { return ws_floats_; }
   size_t state_bytes() const;
+  // What the plan made of the program: sequence ops run per kind, and tensors per storage.
+  std::vector<std::pair<std::string, int64_t>> plan_summary() const;
 
  private:
   // construction (step_plan.cpp)
   void build_tensors(const ProgramSpec& spec, const WeightMap& weights);
+  void fuse_adds();
   void plan_storage();
   void allocate_workspace();
   void compute_steady_state();
@@ -130,6 +136,7 @@ class StepProgram {
   struct Ctx;
   void run_op(const StepOp& op, const Ctx& c) const;
   void run_head_op(const StepOp& op, const Ctx& c) const;
+  Epilogue epilogue(const StepOp& op, const float* bias, const Ctx& c) const;
   inline float* slot(int t, int64_t age, const Ctx& c) const;  // element `age` of t's ring
   inline float* data(int t, const Ctx& c) const;               // t's element of this frame
 

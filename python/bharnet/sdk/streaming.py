@@ -15,6 +15,8 @@ lead changes where predictions fall, not their numbers.
 """
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from ..data.inputs import TIME_AXIS
@@ -66,7 +68,11 @@ class StreamState:
         self.count += 1
         if self.runner is None:
             return None
-        return self.runner.step(frame, self.state)
+        t0 = time.perf_counter()
+        out = self.runner.step(frame, self.state)
+        if out is not None:   # the model's time for the frame that completed the prediction
+            out["_latency_ms"] = (time.perf_counter() - t0) * 1000.0
+        return out
 
     def window_inputs(self) -> dict[str, np.ndarray]:
         """The last `window` prepared frames as window-graph inputs (per sample, no batch axis);

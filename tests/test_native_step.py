@@ -300,3 +300,25 @@ def test_runtime_equals_onnx_step_graph(variant, tcn, schedule):
         state = {C.STATE_IN + n[len(C.STATE_OUT):]: v for n, v in outs.items() if n.startswith(C.STATE_OUT)}
         ref.append((hi - 1, {n: outs[n] for n in prog.outputs}))
     assert max_diff(run_native(NativeStepRunner(prog, w, schedule), s, frames), ref) <= TOL
+
+
+@pytest.mark.slow
+def test_step_gemm_neon_build_under_qemu(tmp_path):
+    """The aarch64 (NEON) build of the step GEMM, cross-compiled and run under qemu against a
+    plain loop (csrc/runtime/tests/seg_gemm_check.cpp); needs g++-aarch64-linux-gnu, qemu-user."""
+    import shutil
+
+    cxx, qemu = shutil.which("aarch64-linux-gnu-g++"), shutil.which("qemu-aarch64")
+    if not (cxx and qemu):
+        pytest.skip("no aarch64 cross compiler or qemu-aarch64 here")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    src = [os.path.join(root, "csrc", p) for p in
+           ("runtime/tests/seg_gemm_check.cpp", "runtime/seg_gemm_baseline.cpp", "runtime/seg_gemm_avx2.cpp",
+            "runtime/seg_gemm_avx512.cpp", "runtime/seg_gemm_dispatch.cpp", "kernels/gemm_baseline.cpp",
+            "kernels/gemm_dispatch.cpp")]
+    exe = str(tmp_path / "seg_gemm_check")
+    subprocess.run([cxx, "-std=c++17", "-O2", "-ffp-contract=fast", "-static", "-I", os.path.join(root, "csrc"),
+                    *src, "-o", exe], check=True, timeout=600)
+    out = subprocess.run([qemu, exe], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.split()[0] == "baseline"

@@ -94,6 +94,12 @@ class Arena {
         if (free_[i].second == 0) free_.erase(free_.begin() + long(i));
         return off;
       }
+    if (!free_.empty() && free_.back().first + free_.back().second == top_) {  // grow the last gap
+      const int64_t off = free_.back().first;
+      free_.pop_back();
+      top_ = off + size;
+      return off;
+    }
     const int64_t off = top_;
     top_ += size;
     return off;

@@ -31,8 +31,8 @@ def random_model(cfg: dict, seed: int = 0, classes: int = 5):
                 mod.weight.uniform_(0.5, 1.5)
                 mod.bias.uniform_(-0.3, 0.3)
         for name, p in m.named_parameters():
-            if name.endswith("pam.wo"):
-                p.normal_(0, 0.3)
+            if name.endswith("pam.wo"):    # PAM starts as plain GAP (wo = 0): make it attend
+                p.normal_(0, 0.5)
     return m
 
 

@@ -75,6 +75,14 @@ CANDIDATES = {
         "d1_n7_k64": _merge(_bb(dilations=[1]), _data(pool_steps=7, norm_horizon=64)),
         "d12_n3_k16": _merge(_bb(dilations=[1, 2]), _data(pool_steps=3, norm_horizon=16)),
         "d12_n3_k64": _merge(_bb(dilations=[1, 2]), _data(pool_steps=3, norm_horizon=64)),
+        "d12_n3_k32_sp20": _merge(_bb(dilations=[1, 2]), _data(pool_steps=3, norm_horizon=32,
+                                                               augment={"speed": 0.2})),
+        "d1_n7_k32_sp20": _merge(_bb(dilations=[1]), _data(pool_steps=7, norm_horizon=32,
+                                                           augment={"speed": 0.2})),
+        "d12_n3_k32_tr25": _merge(_bb(dilations=[1, 2]), _data(pool_steps=3, norm_horizon=32,
+                                                               augment={"truncate": 0.25})),
+        "d12_n3_k32_sp20_tr25": _merge(_bb(dilations=[1, 2]), _data(
+            pool_steps=3, norm_horizon=32, augment={"speed": 0.2, "truncate": 0.25})),
     },
     "synth": {
         "d1234_n8_k32": _merge(_bb(dilations=[1, 2, 3, 4]), _data(pool_steps=8, norm_horizon=32)),

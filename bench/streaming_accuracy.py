@@ -83,11 +83,19 @@ CANDIDATES = {
                                                                augment={"truncate": 0.25})),
         "d12_n3_k32_sp20_tr25": _merge(_bb(dilations=[1, 2]), _data(
             pool_steps=3, norm_horizon=32, augment={"speed": 0.2, "truncate": 0.25})),
+        # diagnostic, not streamable: the window's own statistics instead of causal ones
+        "d12_n3_windownorm": _merge(_bb(dilations=[1, 2]), _data(pool_steps=3, normalisation="window")),
+        # diagnostic: today's padded backbone and window statistics, but stream sampling (native
+        # rate, left padding) over 41 frames: what sampling alone costs
+        "same_stream_windownorm": _merge(_bb(temporal_padding="same", dilations=[1, 2, 3, 4]),
+                                         _data(pool_steps=None, window=41, normalisation="window")),
     },
     "synth": {
         "d1234_n8_k32": _merge(_bb(dilations=[1, 2, 3, 4]), _data(pool_steps=8, norm_horizon=32)),
         "d1234_n16_k32": _merge(_bb(dilations=[1, 2, 3, 4]), _data(pool_steps=16, norm_horizon=32)),
         "d12_n18_k32": _merge(_bb(dilations=[1, 2]), _data(pool_steps=18, norm_horizon=32)),
+        "d1234_n8_k32_sp20": _merge(_bb(dilations=[1, 2, 3, 4]), _data(pool_steps=8, norm_horizon=32,
+                                                                       augment={"speed": 0.2})),
         "d1234_n8_k16": _merge(_bb(dilations=[1, 2, 3, 4]), _data(pool_steps=8, norm_horizon=16)),
         "d1234_n8_k64": _merge(_bb(dilations=[1, 2, 3, 4]), _data(pool_steps=8, norm_horizon=64)),
     },
@@ -152,7 +160,8 @@ def recipe(name: str, overrides: dict | None = None, **sections) -> dict:
 
     raw = yaml.safe_load((CONFIGS / name).read_text())
     cfg = _merge(raw, overrides or {}, {k: v for k, v in sections.items() if v})
-    if "pool_steps" in (overrides or {}).get("data", {}):
+    od = (overrides or {}).get("data", {})
+    if od.get("pool_steps") is not None and "window" not in od:
         cfg["data"].pop("window", None)  # derived from pool_steps
     return cfg
 

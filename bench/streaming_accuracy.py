@@ -73,11 +73,29 @@ CANDIDATES = {
         "d1234_n1_k32": _merge(_bb(dilations=[1, 2, 3, 4]), _data(pool_steps=1, norm_horizon=32)),
         "d1_n7_k16": _merge(_bb(dilations=[1]), _data(pool_steps=7, norm_horizon=16)),
         "d1_n7_k64": _merge(_bb(dilations=[1]), _data(pool_steps=7, norm_horizon=64)),
+        "d12_n3_k16": _merge(_bb(dilations=[1, 2]), _data(pool_steps=3, norm_horizon=16)),
+        "d12_n3_k64": _merge(_bb(dilations=[1, 2]), _data(pool_steps=3, norm_horizon=64)),
+        "d12_n3_k32_sp20": _merge(_bb(dilations=[1, 2]), _data(pool_steps=3, norm_horizon=32,
+                                                               augment={"speed": 0.2})),
+        "d1_n7_k32_sp20": _merge(_bb(dilations=[1]), _data(pool_steps=7, norm_horizon=32,
+                                                           augment={"speed": 0.2})),
+        "d12_n3_k32_tr25": _merge(_bb(dilations=[1, 2]), _data(pool_steps=3, norm_horizon=32,
+                                                               augment={"truncate": 0.25})),
+        "d12_n3_k32_sp20_tr25": _merge(_bb(dilations=[1, 2]), _data(
+            pool_steps=3, norm_horizon=32, augment={"speed": 0.2, "truncate": 0.25})),
+        # diagnostic, not streamable: the window's own statistics instead of causal ones
+        "d12_n3_windownorm": _merge(_bb(dilations=[1, 2]), _data(pool_steps=3, normalisation="window")),
+        # diagnostic: today's padded backbone and window statistics, but stream sampling (native
+        # rate, left padding) over 41 frames: what sampling alone costs
+        "same_stream_windownorm": _merge(_bb(temporal_padding="same", dilations=[1, 2, 3, 4]),
+                                         _data(pool_steps=None, window=41, normalisation="window")),
     },
     "synth": {
         "d1234_n8_k32": _merge(_bb(dilations=[1, 2, 3, 4]), _data(pool_steps=8, norm_horizon=32)),
         "d1234_n16_k32": _merge(_bb(dilations=[1, 2, 3, 4]), _data(pool_steps=16, norm_horizon=32)),
         "d12_n18_k32": _merge(_bb(dilations=[1, 2]), _data(pool_steps=18, norm_horizon=32)),
+        "d1234_n8_k32_sp20": _merge(_bb(dilations=[1, 2, 3, 4]), _data(pool_steps=8, norm_horizon=32,
+                                                                       augment={"speed": 0.2})),
         "d1234_n8_k16": _merge(_bb(dilations=[1, 2, 3, 4]), _data(pool_steps=8, norm_horizon=16)),
         "d1234_n8_k64": _merge(_bb(dilations=[1, 2, 3, 4]), _data(pool_steps=8, norm_horizon=64)),
     },
@@ -142,7 +160,8 @@ def recipe(name: str, overrides: dict | None = None, **sections) -> dict:
 
     raw = yaml.safe_load((CONFIGS / name).read_text())
     cfg = _merge(raw, overrides or {}, {k: v for k, v in sections.items() if v})
-    if "pool_steps" in (overrides or {}).get("data", {}):
+    od = (overrides or {}).get("data", {})
+    if od.get("pool_steps") is not None and "window" not in od:
         cfg["data"].pop("window", None)  # derived from pool_steps
     return cfg
 
@@ -185,25 +204,28 @@ def _stats(rows: list[dict], key: str):
 
 # ---- select ------------------------------------------------------------------------------------
 
-def select(task: str, names: list[str] | None, seed: int, reuse: bool, threads: int) -> int:
+def select(task: str, names: list[str] | None, seeds: list[int], reuse: bool, threads: int) -> int:
     val = carve_validation(task_data(task))
     windowed, streaming = TASKS[task]
     out = RESULTS / "streaming_selection.json"
     doc = json.loads(out.read_text()) if out.is_file() else {"machine": platform.platform(), "tasks": {}}
     rows = doc["tasks"].setdefault(task, {})
-    todo = [("windowed", recipe(windowed, None, train={"test_split": "val", "mlp_floor": False}))]
-    todo += [(n, recipe(streaming, CANDIDATES[task][n], train={"test_split": "val"}))
-             for n in (names or CANDIDATES[task])]
-    for name, cfg in todo:
-        r = run(cfg, val, WORK / "select" / task / name / f"seed{seed}", seed, reuse, threads)
-        r["window"] = _window(cfg)
-        r["overrides"] = CANDIDATES[task].get(name, "windowed recipe")
-        rows[name] = r
-        doc.update(split=f"val: 20% of the training split per class (seed 0), {val.name}")
-        out.write_text(json.dumps(doc, indent=2) + "\n")
-        print(f"{task} {name:<16} window {r['window']:>3}  val top1 {r['top1']:.4f}"
-              + (f"  hand-int {r['hand_intensive_top1']:.4f}" if r["hand_intensive_top1"] is not None else "")
-              + f"  ({r['wall_s']} s)", flush=True)
+    names = names or ["windowed"] + list(CANDIDATES[task])
+    for name in names:
+        cfg = (recipe(windowed, None, train={"test_split": "val", "mlp_floor": False}) if name == "windowed"
+               else recipe(streaming, CANDIDATES[task][name], train={"test_split": "val"}))
+        row = rows.setdefault(name, {"window": _window(cfg),
+                                     "overrides": CANDIDATES[task].get(name, "windowed recipe"), "runs": []})
+        for seed in seeds:
+            r = run(cfg, val, WORK / "select" / task / name / f"seed{seed}", seed, reuse, threads)
+            row["runs"] = [x for x in row["runs"] if x["seed"] != seed] + [r]
+            row["top1"] = _stats(row["runs"], "top1")
+            row["hand_intensive_top1"] = _stats(row["runs"], "hand_intensive_top1")
+            doc.update(split=f"val: 20% of the training split per class (seed 0), {val.name}")
+            out.write_text(json.dumps(doc, indent=2) + "\n")
+            print(f"{task} {name:<16} window {row['window']:>3}  seed {seed}  val top1 {r['top1']:.4f}"
+                  + (f"  hand-int {r['hand_intensive_top1']:.4f}" if r["hand_intensive_top1"] is not None else "")
+                  + f"  ({r['wall_s']} s)", flush=True)
     return 0
 
 
@@ -377,15 +399,15 @@ def main(argv=None) -> int:
     g.add_argument("--windowed", action="store_true", help="also retrain the windowed JHMDB recipe")
     s = sub.add_parser("select")
     s.add_argument("--task", required=True, choices=sorted(CANDIDATES))
-    s.add_argument("--candidates", nargs="+", default=None)
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--candidates", nargs="+", default=None, help="names (default: windowed and all)")
+    s.add_argument("--seeds", type=int, nargs="+", default=[0])
     d = sub.add_parser("demo")
     for p in (g, s, d):
         p.add_argument("--reuse", action="store_true", help="collect finished runs instead of retraining")
         p.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
     if args.cmd == "select":
-        return select(args.task, args.candidates, args.seed, args.reuse, args.threads)
+        return select(args.task, args.candidates, args.seeds, args.reuse, args.threads)
     return gate(args) if args.cmd == "gate" else demo(args)
 
 

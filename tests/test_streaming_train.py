@@ -150,3 +150,33 @@ def test_synth_cli_adds_the_idle_class(tmp_path):
     ds = dataset.load(out)
     assert ds.classes == list(synth.DEFAULT_CLASSES) + ["idle"]
     assert ds.classes.index("idle") not in ds.hand_intensive
+
+
+def test_replay_and_truncate_augmentations():
+    from bharnet.training.loader import AugmentOptions, replay
+
+    kp = np.arange(20, dtype=np.float32).reshape(1, 20, 1, 1)
+    fast, _ = replay(kp, None, 2.0)
+    slow, sc = replay(kp, np.ones((1, 20, 1), np.float32), 0.5)
+    assert fast[0, :, 0, 0].tolist() == list(range(0, 20, 2))
+    assert slow.shape[1] == 40 and slow[0, :4, 0, 0].tolist() == [0, 0, 1, 1] and sc.shape == (1, 40, 1)
+    opts = AugmentOptions.from_config({"speed": 0.2, "truncate": 0.25, "flip": 0.5})
+    assert (opts.speed, opts.truncate, opts.flip) == (0.2, 0.25, 0.5)
+    with pytest.raises(ValueError, match="speed"):
+        AugmentOptions.from_config({"speed": 1.5})
+
+
+def test_truncated_training_windows_end_before_the_clip_end(synth_path):
+    from bharnet.training.config import input_spec
+    from bharnet.training.loader import AugmentOptions, TrainSet
+
+    cfg = load_config(streaming_config("body_only", data={"pool_steps": 6}))   # window 17 > clips
+    spec = input_spec(cfg)
+    data = read_dataset(synth_path)
+    plain = TrainSet(data.split("train"), data.layout, spec, AugmentOptions.from_config(False), "stream", 0)
+    cut = TrainSet(data.split("train"), data.layout, spec,
+                   AugmentOptions(False, truncate=0.5), "stream", 0)
+    pads = [(17 - (np.abs(ts[i][0]["body"][2]).sum((1, 2)) > 0).sum()) for ts in (plain, cut)
+            for i in range(len(plain))]
+    n = len(plain)
+    assert sum(pads[n:]) > sum(pads[:n])  # shorter clips: more missing frames before them

@@ -85,9 +85,16 @@ class AugmentOptions:
     `flip` (probability of a left/right mirror) is applied here, on the raw clip in its source
     layout, because the pipeline has no flip: x is negated (normalisation re-centres it) and the
     layout's flip permutation swaps left/right joints.
+    `speed` (s): the raw clip is replayed at a rate drawn from [1-s, 1+s] (frames repeated or
+    skipped) before it is sampled: the duration variety that window resampling ("uniform",
+    "stretch") gives for free but native-rate sampling ("crop", "stream") does not.
+    `truncate` (f): the clip's last frames, a fraction drawn from [0, f], are cut before sampling,
+    so a "stream" window (ending at the clip's last frame) also sees actions not yet complete.
     """
     pipeline: Augment | bool
     flip: float = 0.0
+    speed: float = 0.0
+    truncate: float = 0.0
 
     @classmethod
     def from_config(cls, d: dict | bool | None) -> "AugmentOptions":
@@ -95,14 +102,25 @@ class AugmentOptions:
             return cls(False)
         d = dict(d or {})
         flip = float(d.pop("flip", 0.0))
+        extra = {k: float(d.pop(k, 0.0)) for k in ("speed", "truncate")}
+        for k, v in extra.items():
+            if not 0.0 <= v < 1.0:
+                raise ValueError(f"data.augment.{k} must be in [0, 1), got {v}")
         if d.pop("enabled", True) is False:
-            return cls(False, flip)
+            return cls(False, flip, **extra)
         known = {f.name for f in fields(Augment)}
         unknown = set(d) - known
         if unknown:
             raise ValueError(f"unknown data.augment option(s) {sorted(unknown)}; known: "
-                             f"{sorted(known | {'flip', 'enabled'})}")
-        return cls(Augment(**d), flip)
+                             f"{sorted(known | {'flip', 'speed', 'truncate', 'enabled'})}")
+        return cls(Augment(**d), flip, **extra)
+
+
+def replay(keypoint: np.ndarray, score: np.ndarray | None, rate: float):
+    """The clip [M,T,...] played `rate` times as fast: frame j of the result is frame floor(j*rate)."""
+    n = keypoint.shape[1]
+    idx = np.minimum((np.arange(max(1, int(round(n / rate)))) * rate).astype(np.int64), n - 1)
+    return keypoint[:, idx], None if score is None else score[:, idx]
 
 
 # ---- datasets --------------------------------------------------------------------------------
@@ -127,6 +145,11 @@ class TrainSet:
         kp, sc = c.keypoint, c.score
         if self.augment.flip and rng.random() < self.augment.flip:
             kp, sc = mirror(kp, sc, self.layout)
+        if self.augment.speed:
+            kp, sc = replay(kp, sc, rng.uniform(1 - self.augment.speed, 1 + self.augment.speed))
+        if self.augment.truncate:
+            keep = kp.shape[1] - int(rng.uniform(0, self.augment.truncate) * kp.shape[1])
+            kp, sc = kp[:, :max(1, keep)], None if sc is None else sc[:, :max(1, keep)]
         x = prepare_clip(kp, sc, self.layout, self.spec, train=True, rng=rng,
                          augment=self.augment.pipeline, mode=self.mode)
         return {k: v[0] for k, v in x.items()}, c.label

@@ -50,12 +50,13 @@ default-model: $(VENV)/.built
 wheel: $(VENV)/.deps
 	$(PIP) wheel --no-build-isolation --no-deps -w dist .
 
-# quick benchmarks (minutes): cost, kernels, export latency, SDK
+# quick benchmarks (minutes): cost, kernels, export latency, SDK, continual streaming
 bench: $(VENV)/.built
 	$(PY) bench/cost.py
 	$(PY) bench/kernels.py --threads 1 --clock cpu --out bench/results/kernels_cpu_1t.json
 	$(PY) bench/export.py
 	$(PY) bench/sdk.py
+	$(PY) bench/streaming.py
 
 # training benchmarks (an hour or more on 2 cores): JHMDB over 3 seeds, the fine-grained table, RGB
 bench-train: $(VENV)/.built
@@ -73,3 +74,11 @@ gpu-check:
 
 clean:
 	rm -rf build dist $(VENV)
+
+# Continual streaming (issue 12): window recompute vs continual inference (ONNX Runtime step graph,
+# native C++ step runtime) and the SDK end to end, demo and default width, with the target ratios:
+# bench/results/streaming.json and .png. 5-10 min here (a fresh run: 4.8 min), most of it exporting the four bundles
+# (cached in work_dirs/bench_streaming/ for later runs). BENCH_STREAMING_ARGS: e.g. --quick.
+.PHONY: bench-streaming
+bench-streaming: $(VENV)/.built
+	$(PY) bench/streaming.py $(BENCH_STREAMING_ARGS)

@@ -100,6 +100,27 @@ def _parity(key):
     return lambda: key(_bundle_check())
 
 
+def _streaming_target(tid: str, *path):
+    """A target of bench/results/streaming.json by id, then keys/indices into it."""
+    def get():
+        v = next(t for t in _json("streaming.json")["targets"] if t["id"] == tid)
+        for p in path:
+            v = v[p]
+        return v
+    return get
+
+
+def _streaming_row(width: str, key: str, field: str = "cpu_us_per_frame"):
+    def get():
+        w = _json("streaming.json")["widths"][width]
+        return _row(w["rows"] + w["sdk"], key=key)[field]
+    return get
+
+
+def _streaming_ratio(width: str, slower: str, faster: str):
+    return lambda: _streaming_row(width, slower)() / _streaming_row(width, faster)()
+
+
 CLAIMS = [
     Claim("JHMDB body expert over 3 seeds, and the MLP floor",
           r"top-1 \*\*([\d.]+) ± ([\d.]+)\*\* over 3 seeds, against \*\*([\d.]+) ± ([\d.]+)\*\* for the "
@@ -174,6 +195,51 @@ CLAIMS = [
            _at("sdk_cpu.json", "stream", "onnxruntime", "sdk_ms_per_frame"),
            _at("sdk_cpu_default_width.json", "stream", "onnxruntime", "sdk_overhead_pct_of_model"),
            _at("sdk_cpu.json", "stream", "onnxruntime", "sdk_overhead_pct_of_model")]),
+    Claim("continual streaming, default-width targets",
+          r"the native step runtime needs \*\*([\d.]+)×\*\* less CPU per frame than recomputing today's "
+          r"window every frame while also predicting every frame \(atrous schedule; target ≥ (\d+)×: "
+          r"met\), and \*\*([\d.]+)×\*\* less than today's stride 8 while predicting \*\*([\d.]+)×\*\* as "
+          r"often \(native schedule, every 4 frames; target ≥ (\d+)×: met\)",
+          [_streaming_target("default_continual_vs_window_s1", "ratio"),
+           _streaming_target("default_continual_vs_window_s1", "threshold"),
+           _streaming_target("default_continual_vs_today_s8", "ratio"),
+           _streaming_target("default_continual_vs_today_s8", "parts", 0, "prediction_rate_ratio"),
+           _streaming_target("default_continual_vs_today_s8", "threshold")]),
+    Claim("continual streaming, native runtime vs ORT step graph at the demo width",
+          r"At the demo width it is \*\*([\d.]+)×\*\* faster than ONNX Runtime running the same step "
+          r"graph \(the lesser of the two schedules; target ≥ ([\d.]+)×: met\)",
+          [_streaming_target("demo_native_vs_ort_step", "ratio"),
+           _streaming_target("demo_native_vs_ort_step", "threshold")]),
+    Claim("continual streaming, logits parity",
+          r"Continual and windowed logits agree to \*\*([\d.e-]+)\*\* max-abs at every prediction point "
+          r"\(.*?; target ≤ ([\d.e-]+): met\)",
+          [_streaming_target("logits_parity", "value"), _streaming_target("logits_parity", "threshold")]),
+    Claim("continual streaming, per-frame CPU against window recompute and through the SDK",
+          r"the native runtime needs ([\d.]+)× \(default\) and ([\d.]+)× \(demo\) less CPU per frame; "
+          r"through the SDK \(`Recognizer\.push` on the real stream, causal preparation included\) "
+          r"continual mode needs ([\d.]+)× \(native\) and ([\d.]+)× \(ONNX Runtime\) less than window "
+          r"mode for the same recognitions at the default width, but only ([\d.]+)× and ([\d.]+)× at the "
+          r"demo width",
+          [_streaming_ratio("default", "stream_window_s4", "native_step_native"),
+           _streaming_ratio("demo", "stream_window_s4", "native_step_native"),
+           _streaming_ratio("default", "stream_window_s4_native", "continual_native_s4_native"),
+           _streaming_ratio("default", "stream_window_s4_ort", "continual_native_s4_ort"),
+           _streaming_ratio("demo", "stream_window_s4_native", "continual_native_s4_native"),
+           _streaming_ratio("demo", "stream_window_s4_ort", "continual_native_s4_ort")]),
+    Claim("continual streaming, state per track",
+          r"the native runtime keeps ([\d,]+) KiB of state per track at the default width \(([\d.]+) KiB "
+          r"at the demo width\) where a window of inputs is ([\d.]+) KiB \(([\d.]+) KiB\)",
+          [lambda: _streaming_row("default", "native_step_native", "state_bytes")() / 1024,
+           lambda: _streaming_row("demo", "native_step_native", "state_bytes")() / 1024,
+           lambda: _streaming_row("default", "today_window_s1", "state_bytes")() / 1024,
+           lambda: _streaming_row("demo", "today_window_s1", "state_bytes")() / 1024]),
+    Claim("continual streaming, first recognition",
+          r"The first recognition still comes after one window: (\d+) frames \(([\d.]+) s at 30 fps\) at "
+          r"the default width, (\d+) \(([\d.]+) s\) at the demo width",
+          [_streaming_row("default", "native_step_native", "first_prediction_frames"),
+           _streaming_row("default", "native_step_native", "first_prediction_s"),
+           _streaming_row("demo", "native_step_native", "first_prediction_frames"),
+           _streaming_row("demo", "native_step_native", "first_prediction_s")]),
     Claim("RGB branch",
           r"skeleton ([\d.]+) top-1, RGB alone ([\d.]+), fused ([\d.]+) \(sum\) / ([\d.]+) \(Noisy-OR\); "
           r"with twice the data, skeleton ([\d.]+), fused Noisy-OR ([\d.]+) with the body guide and "

@@ -126,7 +126,7 @@ make_bundles() {
   rm -rf "$WORK/bundles"
   "$HOST_PY" tests/aarch64/make_bundles.py --out "$WORK/bundles" >"$OUT/make_bundles.log" 2>&1 \
     || { tail -n 30 "$OUT/make_bundles.log" >&2; die "make_bundles.py failed"; }
-  grep -E '^  ' "$OUT/make_bundles.log" >&2
+  grep -E '^  [^ ]+\.bharnet: ' "$OUT/make_bundles.log" >&2
 }
 
 torch_free_suite() {

@@ -121,6 +121,8 @@ binfmt_up() {
     _binfmt_registered_by_us=1
   fi
   grep -q '^enabled' "$BINFMT/qemu-aarch64" || die "qemu-aarch64 handler is disabled"
+  grep -qE '^flags: .*F' "$BINFMT/qemu-aarch64" \
+    || die "qemu-aarch64 is registered without the F flag, which a chroot needs (re-register it: echo -1 > $BINFMT/qemu-aarch64)"
 }
 
 binfmt_down() {

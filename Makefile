@@ -7,7 +7,7 @@ PIP    := $(PY) -m pip
 TORCH  := torch==2.13.0
 NATIVE_SRC := $(shell find csrc -name '*.cpp' -o -name '*.cu' -o -name '*.h' -o -name '*.cuh' 2>/dev/null) CMakeLists.txt cmake/simd.cmake pyproject.toml
 
-.PHONY: setup build test test-slow test-all demo default-model wheel bench bench-train clean
+.PHONY: setup build test test-slow test-all demo default-model wheel bench bench-train gpu-check clean
 
 $(VENV)/.deps: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,14 @@ bench-train: $(VENV)/.built
 	$(PY) bench/jhmdb_seeds.py
 	$(PY) bench/fine_grained.py
 	$(PY) bench/rgb.py
+
+# The prepared GPU check (tools/gpu_check.sh): on a CUDA machine, with that machine's own Python
+# and torch (no .venv, no torch pin, no downloads), builds _C with CUDA into build/gpu, runs every
+# gpu-marked test and bench/kernels.py --device cuda -> bench/results/kernels_cuda.json, in under
+# 10 minutes. GPU_CHECK_ARGS: e.g. --results DIR, --build-only, --dry-run.
+GPU_PY ?= python3
+gpu-check:
+	GPU_PY="$(GPU_PY)" bash tools/gpu_check.sh $(GPU_CHECK_ARGS)
 
 clean:
 	rm -rf build dist $(VENV)

@@ -1,11 +1,14 @@
-"""Native kernels against the best plain-PyTorch formulation, on CPU.
+"""Native kernels against the best plain-PyTorch formulation, on CPU or CUDA.
 
     python bench/kernels.py [--threads 2] [--reps 15] [--out bench/results/kernels_cpu.json]
+    python bench/kernels.py --device cuda      (-> bench/results/kernels_cuda.json)
 
-Both sides run with the same torch.set_num_threads (the ops pass torch's thread count to the
-native pool). Calls of all variants are interleaved and repeated and the median is reported,
-because the machine this was written on is shared and noisy. Ratios are baseline / ours, so
-> 1 means the native op is faster. The baseline is, per shape, the fastest of:
+On CPU both sides run with the same torch.set_num_threads (the ops pass torch's thread count to
+the native pool). On CUDA each call is timed with CUDA events on the current stream, and the
+model epoch is also run under bf16 autocast (training's amp: auto). Calls of all variants are
+interleaved and repeated and the median is reported, because the machine this was written on is
+shared and noisy. Ratios are baseline / ours, so > 1 means the native op is faster. The
+baseline is, per shape, the fastest of:
   einsum       - reference.graph_conv_ref (two einsums, then bias/residual/ReLU)
   matmul_conv  - x @ A broadcast over K, then a 1x1 conv over the K*C channels
   conv_einsum  - a 1x1 conv to K*O channels first, then the einsum with A
@@ -62,8 +65,29 @@ BASELINES = {"einsum": graph_conv_ref, "matmul_conv": matmul_conv, "conv_einsum"
 # ---- timing ---------------------------------------------------------------------------------
 # "wall": time.perf_counter. "cpu": time.thread_time, the calling thread's CPU time, which on a
 # shared machine excludes time spent preempted; it is only meaningful with --threads 1.
+# CUDA: events recorded on the current stream before and after the call, then synchronised: the
+# stream's time for the call, gaps while the host launches its kernels included (both sides pay).
 CLOCK = {"wall": time.perf_counter, "cpu": time.thread_time}
 clock = time.perf_counter
+DEVICE = torch.device("cpu")
+
+
+def timed(fn) -> float:
+    """Seconds one call of fn takes, by the selected clock."""
+    if DEVICE.type == "cuda":
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        end.synchronize()
+        return start.elapsed_time(end) / 1e3
+    t0 = clock()
+    fn()
+    return clock() - t0
+
+
+def rand(*shape):
+    return torch.randn(*shape, device=DEVICE)
 
 
 def interleaved(fns: dict, reps: int, warmup: int = 2) -> dict:
@@ -75,9 +99,7 @@ def interleaved(fns: dict, reps: int, warmup: int = 2) -> dict:
     names = list(fns)
     for r in range(reps):
         for k in names[r % len(names):] + names[:r % len(names)]:
-            t0 = clock()
-            fns[k]()
-            times[k].append(clock() - t0)
+            times[k].append(timed(fns[k]))
     return {k: statistics.median(v) for k, v in times.items()}
 
 
@@ -95,13 +117,13 @@ def row(kind, shape, med, flops, nbytes):
             "baseline_gflops": flops / base / 1e9, "min_mbytes": nbytes / 1e6}
 
 
-def bench_graph_conv_inference(reps):
+def bench_graph_conv_inference(reps, batches):
     out = []
-    for n in (1, 8):
+    for n in batches:
         for c, t in STAGES:
             for v in JOINTS:
-                x, A, W = torch.randn(n, c, t, v), torch.randn(K, v, v), torch.randn(K, c, c)
-                b, res = torch.randn(c), torch.randn(n, c, t, v)
+                x, A, W = rand(n, c, t, v), rand(K, v, v), rand(K, c, c)
+                b, res = rand(c), rand(n, c, t, v)
                 fns = {"ours": lambda: ops.graph_conv(x, A, W, b, relu=True, residual=res)}
                 fns.update({k: (lambda f=f: f(x, A, W, b, True, res)) for k, f in BASELINES.items()})
                 with torch.inference_mode():
@@ -113,42 +135,43 @@ def bench_graph_conv_inference(reps):
     return out
 
 
-def bench_graph_conv_training(reps, n=8):
+def bench_graph_conv_training(reps, batches):
     out = []
-    for c, t in STAGES:
-        for v in JOINTS:
-            leaves = [torch.randn(n, c, t, v), torch.randn(K, v, v), torch.randn(K, c, c),
-                      torch.randn(c)]
-            leaves = [z.requires_grad_() for z in leaves]
-            gy = torch.randn(n, c, t, v)
+    for n in batches:
+        for c, t in STAGES:
+            for v in JOINTS:
+                leaves = [rand(n, c, t, v), rand(K, v, v), rand(K, c, c), rand(c)]
+                leaves = [z.requires_grad_() for z in leaves]
+                gy = rand(n, c, t, v)
 
-            def step(f):
-                y = f(*leaves)  # training form: BN follows, so no ReLU/residual inside
-                return torch.autograd.grad(y, leaves, gy)
+                def step(f):
+                    y = f(*leaves)  # training form: BN follows, so no ReLU/residual inside
+                    return torch.autograd.grad(y, leaves, gy)
 
-            fns = {"ours": lambda: step(ops.graph_conv)}
-            fns.update({k: (lambda f=f: step(f)) for k, f in BASELINES.items()})
-            med = interleaved(fns, reps)
-            # forward + three backward GEMM families (dx, dW, dA) ~ 3x the forward flops
-            out.append(row("training", dict(N=n, C=c, O=c, T=t, V=v, K=K), med,
-                           3 * gc_flops(n, c, t, v, c), 4 * 4 * n * c * t * v))
-            report(out[-1])
+                fns = {"ours": lambda: step(ops.graph_conv)}
+                fns.update({k: (lambda f=f: step(f)) for k, f in BASELINES.items()})
+                med = interleaved(fns, reps)
+                # forward + three backward GEMM families (dx, dW, dA) ~ 3x the forward flops
+                out.append(row("training", dict(N=n, C=c, O=c, T=t, V=v, K=K), med,
+                               3 * gc_flops(n, c, t, v, c), 4 * 4 * n * c * t * v))
+                report(out[-1])
     return out
 
 
-def bench_pool_attention(reps):
+def bench_pool_attention(reps, inference_batches, training_batches):
     out = []
     # the defaults of the model's PAM (dim 128, 4 heads) on the last-stage features
     d, h, cb, ch, t = 128, 4, 256, 256, 16
-    for n, train in ((1, False), (8, False), (8, True)):
-        x, ctx = torch.randn(n, cb, t, 17, 1), torch.randn(n, ch, t, 21, 2)
-        ctx_mask = torch.ones(n, 2)
+    cases = [(n, False) for n in inference_batches] + [(n, True) for n in training_batches]
+    for n, train in cases:
+        x, ctx = rand(n, cb, t, 17, 1), rand(n, ch, t, 21, 2)
+        ctx_mask = torch.ones(n, 2, device=DEVICE)
         ctx_mask[::3, 1] = 0
-        ws = [torch.randn(d, cb) / cb ** 0.5, torch.randn(d, ch) / ch ** 0.5,
-              torch.randn(d, ch) / ch ** 0.5, torch.randn(cb, d) / d ** 0.5]
+        ws = [rand(d, cb) / cb ** 0.5, rand(d, ch) / ch ** 0.5,
+              rand(d, ch) / ch ** 0.5, rand(cb, d) / d ** 0.5]
         if train:
             leaves = [z.requires_grad_() for z in (x, ctx, *ws)]
-            g = torch.randn(n, cb)
+            g = rand(n, cb)
 
             def step(f):
                 y = f(leaves[0], leaves[1], None, ctx_mask, *leaves[2:], h)
@@ -169,8 +192,9 @@ def bench_pool_attention(reps):
     return out
 
 
-def bench_model_epoch(reps, batches=6, batch=32):
-    """One epoch (fixed synthetic batches) of the small synth config, variant pam, kernels on/off."""
+def bench_model_epoch(reps, batches=6, batch=32, amp=None):
+    """One epoch (fixed synthetic batches) of the small synth config, variant pam, kernels on/off.
+    amp: an autocast dtype for the forward and loss (as training's amp does on CUDA), or None."""
     repo = pathlib.Path(__file__).resolve().parents[1]
     sys.path.insert(0, str(repo))
     try:
@@ -180,30 +204,33 @@ def bench_model_epoch(reps, batches=6, batch=32):
     cfg = load_config(str(repo / "training/configs/synth.yaml"))
     cfg["model"]["variant"] = "pam"
     classes = 10
-    data = [example_inputs(cfg, batch=batch, seed=i) for i in range(batches)]
-    labels = [torch.randint(0, classes, (batch,), generator=torch.Generator().manual_seed(i))
+    data = [{k: v.to(DEVICE) for k, v in example_inputs(cfg, batch=batch, seed=i).items()}
+            for i in range(batches)]
+    labels = [torch.randint(0, classes, (batch,), generator=torch.Generator().manual_seed(i)).to(DEVICE)
               for i in range(batches)]
     models = {}
     for on in (True, False):
         torch.manual_seed(0)
-        m = build_model(cfg, num_classes=classes, use_kernels=on)
+        m = build_model(cfg, num_classes=classes, use_kernels=on, device=DEVICE.type).to(DEVICE)
         models["ours" if on else "reference"] = (m, torch.optim.SGD(m.parameters(), lr=0.01))
 
     def epoch(key):
         m, opt = models[key]
         m.train()
         for inp, y in zip(data, labels):
-            loss = F.cross_entropy(m(**inp)["logits"], y)
+            with torch.autocast(DEVICE.type, dtype=amp or torch.float32, enabled=amp is not None):
+                loss = F.cross_entropy(m(**inp)["logits"], y)
             opt.zero_grad()
             loss.backward()
             opt.step()
 
     med = interleaved({k: (lambda k=k: epoch(k)) for k in models}, reps, warmup=1)
     res = {"config": "training/configs/synth.yaml (variant pam)", "batches": batches,
-           "batch_size": batch, "kernels_on_s": med["ours"], "kernels_off_s": med["reference"],
+           "batch_size": batch, "amp": str(amp).removeprefix("torch.") if amp else "off",
+           "kernels_on_s": med["ours"], "kernels_off_s": med["reference"],
            "ratio": med["reference"] / med["ours"]}
-    print(f"model epoch ({batches}x{batch}, synth pam): kernels on {med['ours']:.3f}s, "
-          f"off {med['reference']:.3f}s, ratio {res['ratio']:.2f}")
+    print(f"model epoch ({batches}x{batch}, synth pam, amp {res['amp']}): kernels on "
+          f"{med['ours']:.4f}s, off {med['reference']:.4f}s, ratio {res['ratio']:.2f}")
     return res
 
 
@@ -222,50 +249,81 @@ def summary(rows, target):
             "target": target, "met_all": min(ratios) >= target, "met_geomean": geo >= target}
 
 
+def device_meta() -> dict:
+    if DEVICE.type != "cuda":
+        return {"device": "cpu", "cpu_isa": ops.cpu_isa()}
+    props = torch.cuda.get_device_properties(DEVICE)
+    return {"device": "cuda", "gpu": props.name, "capability": f"{props.major}.{props.minor}",
+            "multiprocessors": props.multi_processor_count, "torch_cuda": torch.version.cuda,
+            # the plain-PyTorch side runs with torch's defaults; TF32 changes what it computes
+            "allow_tf32_matmul": torch.backends.cuda.matmul.allow_tf32,
+            "allow_tf32_cudnn": torch.backends.cudnn.allow_tf32}
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--reps", type=int, default=15)
-    p.add_argument("--epoch-reps", type=int, default=3)
+    p.add_argument("--reps", type=int, default=None, help="default: 15 on CPU, 50 on CUDA")
+    p.add_argument("--epoch-reps", type=int, default=None, help="default: 3 on CPU, 10 on CUDA")
     p.add_argument("--clock", choices=sorted(CLOCK), default="wall",
-                   help="cpu: per-thread CPU time, robust to a loaded machine (needs --threads 1)")
+                   help="CPU only (CUDA uses CUDA events). cpu: per-thread CPU time, robust to a "
+                        "loaded machine (needs --threads 1)")
     p.add_argument("--only", choices=["graph_conv", "pool_attention", "model"], default=None)
     p.add_argument("--skip-model", action="store_true")
-    p.add_argument("--out", default=str(pathlib.Path(__file__).parent / "results/kernels_cpu.json"))
+    p.add_argument("--out", default=None,
+                   help="default: bench/results/kernels_cpu.json or kernels_cuda.json")
     a = p.parse_args(argv)
-    if a.clock == "cpu" and a.threads != 1:
-        p.error("--clock cpu measures one thread; use it with --threads 1")
-    global clock
+    cuda = a.device == "cuda"
+    if a.clock == "cpu" and (a.threads != 1 or cuda):
+        p.error("--clock cpu measures one CPU thread; use it with --threads 1 on --device cpu")
+    global clock, DEVICE
     clock = CLOCK[a.clock]
+    DEVICE = torch.device(a.device)
+    reps = a.reps or (50 if cuda else 15)
+    epoch_reps = a.epoch_reps or (10 if cuda else 3)
+    out = pathlib.Path(a.out or pathlib.Path(__file__).parent / f"results/kernels_{a.device}.json")
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    if not ops.kernels_available():
-        sys.exit("bharnet._C kernels are not built; nothing to compare")
+    if cuda and not torch.cuda.is_available():
+        sys.exit("--device cuda: no CUDA device (torch.cuda.is_available() is False)")
+    try:
+        ops.require_kernels(DEVICE, who="bench/kernels.py")
+    except ops.KernelUnavailable as e:
+        sys.exit(f"nothing to compare: {e}")
     load0 = os.getloadavg()
-    print(f"threads={a.threads} clock={a.clock} reps={a.reps} isa={ops.cpu_isa()} "
+    meta = device_meta()
+    print(f"device={a.device} {meta.get('gpu', '')} threads={a.threads} "
+          f"clock={'cuda-event' if cuda else a.clock} reps={reps} isa={ops.cpu_isa()} "
           f"torch={torch.__version__} loadavg={load0[0]:.1f}")
     run = lambda part: a.only in (None, part)
-    inf = bench_graph_conv_inference(a.reps) if run("graph_conv") else []
-    tr = bench_graph_conv_training(a.reps) if run("graph_conv") else []
-    pa = bench_pool_attention(a.reps) if run("pool_attention") else []
-    model = ({"skipped": "--skip-model"} if a.skip_model or not run("model")
-             else bench_model_epoch(a.epoch_reps))
+    # the GPU only fills up with bigger batches: CUDA adds a batch of 64 to each table
+    batches_inf, batches_tr = ((1, 8, 64), (8, 64)) if cuda else ((1, 8), (8,))
+    inf = bench_graph_conv_inference(reps, batches_inf) if run("graph_conv") else []
+    tr = bench_graph_conv_training(reps, batches_tr) if run("graph_conv") else []
+    pa = bench_pool_attention(reps, batches_inf[:2], batches_tr) if run("pool_attention") else []
+    skip_model = a.skip_model or not run("model")
+    model = {"skipped": "--skip-model"} if skip_model else bench_model_epoch(epoch_reps)
     res = {
-        "meta": {"threads": a.threads, "clock": a.clock, "reps": a.reps, "cpu_isa": ops.cpu_isa(),
+        "meta": {**meta, "threads": a.threads, "clock": "cuda-event" if cuda else a.clock,
+                 "reps": reps, "epoch_reps": epoch_reps, "cpu_isa": ops.cpu_isa(),
                  "torch": torch.__version__, "machine": platform.machine(),
                  "processor": platform.processor(), "cpu_count": os.cpu_count(),
                  "loadavg_start": load0, "loadavg_end": os.getloadavg(),
                  "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                 "command": "python bench/kernels.py " + " ".join(argv if argv is not None else sys.argv[1:]),
                  "ratio": "baseline_ms / ours_ms (> 1: native op faster)"},
         "graph_conv_inference": inf, "graph_conv_training": tr, "pool_attention": pa,
         "model_epoch": model,
         "summary": ({"graph_conv_inference": summary(inf, 1.5),
                      "graph_conv_training": summary(tr, 1.0)} if inf else {}),
     }
+    if cuda and not skip_model:  # training's amp: auto is bf16 autocast on GPUs that have it
+        amp = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        res["model_epoch_amp"] = bench_model_epoch(epoch_reps, amp=amp)
     for k, v in res["summary"].items():
         print(f"{k}: geomean x{v['geomean_ratio']:.2f} (min x{v['min_ratio']:.2f}, "
               f"max x{v['max_ratio']:.2f}), target x{v['target']}")
-    out = pathlib.Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=1))
     print(f"wrote {out}")

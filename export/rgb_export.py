@@ -6,7 +6,8 @@
 The guide graph repeats the body expert's backbone (model.onnx exports logits only); that costs one
 more body-expert pass per recognition and keeps the skeleton graph untouched. The SDK multiplies the
 guidance by the tile mask, runs rgb.onnx and fuses with model.onnx's logits as metadata["rgb"] says.
-Each graph is checked against torch on ONNX Runtime (max-abs <= tol) before anything is written.
+Each graph is checked against torch on ONNX Runtime (max-abs <= tol); the bundle builder
+(export/builder.py) adds these members to the skeleton bundle it writes.
 """
 from __future__ import annotations
 
@@ -67,30 +68,4 @@ def rgb_members(ckpt, opset: int = 18, tol: float = 1e-4) -> tuple[dict, dict]:
     return members, {**meta, "export_check": {"ort_vs_torch_max_abs": checks, "tol": tol}}
 
 
-def add_rgb_to_bundle(bundle, ckpt, out=None, opset: int = 18, tol: float = 1e-4) -> pathlib.Path:
-    """Re-write a skeleton bundle with the RGB graphs added (in place unless `out`)."""
-    from bharnet.bundle import open_bundle, write_bundle
-
-    b = open_bundle(bundle)
-    extra, meta = rgb_members(ckpt, opset, tol)
-    members = {n: b.member(n) for n in b.member_names if n not in (RGB_GRAPH, GUIDE_GRAPH)}
-    members.update(extra)
-    metadata = {k: v for k, v in b.metadata.items() if k not in ("format", "format_version", "members")}
-    metadata["rgb"] = meta
-    return write_bundle(out or bundle, metadata, members)
-
-
-def export_rgb_bundle(ckpt, out, opset: int = 18, tol: float = 1e-4, fp16: bool = False) -> pathlib.Path:
-    """An RGB checkpoint -> one bundle: the skeleton bundle (export/builder.py) plus the RGB graphs."""
-    from bharnet.training.checkpoint import load_checkpoint
-
-    from .builder import export_checkpoint
-
-    if not isinstance(ckpt, dict):
-        ckpt = load_checkpoint(ckpt)
-    if "rgb_model" not in ckpt:
-        raise ValueError("not an RGB checkpoint (no 'rgb_model'): train it with variant: rgb")
-    return export_checkpoint(ckpt, out, opset=opset, fp16=fp16, tol=tol)  # adds the RGB graphs
-
-
-__all__ = ["RGB_GRAPH", "GUIDE_GRAPH", "rgb_members", "add_rgb_to_bundle", "export_rgb_bundle"]
+__all__ = ["RGB_GRAPH", "GUIDE_GRAPH", "rgb_members"]

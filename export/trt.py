@@ -1,103 +1,17 @@
-"""TensorRT engines from a bundle's ONNX graph, cached per TensorRT version, GPU and bundle.
+"""Building TensorRT engines from a bundle's ONNX graph, into the cache the tensorrt backend reads
+(bharnet.backends.trt_engine: cache key, member choice, loading).
 
 UNVERIFIED: TensorRT cannot be installed in the workplace where this was written (PyPI's
 `tensorrt` is a stub that downloads from NVIDIA at install time). The code follows the documented
-Python API of TensorRT 10.3 ... 11.x and has never been run against a real TensorRT; the tests
-that exercise it are skipped unless `import tensorrt` works. Only the pure-Python parts (cache key,
-member choice, version split) are tested here.
-
-API split handled here:
-  * 10.x: FP16 is a builder flag (`BuilderFlag.FP16`) on the FP32 graph `model.onnx`;
-  * 11.x: networks are strongly typed (the flag is gone): precision comes from the graph, so FP16
-    engines are built from `model.fp16.onnx` with `NetworkDefinitionCreationFlag.STRONGLY_TYPED`.
-Plans are not portable across TensorRT versions or GPUs, hence the cache key.
+Python API of TensorRT 10.3 ... 11.x and has never been run against a real TensorRT.
 """
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import pathlib
-import subprocess
 
-PRECISIONS = ("fp32", "fp16")
-DEFAULT_CACHE = pathlib.Path(os.environ.get("BHARNET_TRT_CACHE", "~/.cache/bharnet/trt")).expanduser()
-
-
-class TrtUnavailable(RuntimeError):
-    pass
-
-
-def import_tensorrt():
-    try:
-        import tensorrt as trt
-    except ImportError as e:
-        raise TrtUnavailable("TensorRT is not installed (JetPack ships it on Jetson; elsewhere "
-                             "install NVIDIA's TensorRT 10.3+ Python wheel)") from e
-    return trt
-
-
-def trt_major(version: str) -> int:
-    return int(str(version).split(".")[0])
-
-
-def strongly_typed(version: str) -> bool:
-    """11.x builds only strongly typed networks; 10.x uses weak typing + precision flags."""
-    return trt_major(version) >= 11
-
-
-def onnx_member(precision: str, version: str, plugin: bool = False) -> str:
-    """The bundle graph a build starts from."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-    if plugin:
-        return "model.plugin.onnx"  # FP32 graph; 10.x may still pick FP16 tactics via the flag
-    return "model.fp16.onnx" if precision == "fp16" and strongly_typed(version) else "model.onnx"
-
-
-def gpu_identity(device: int = 0) -> dict:
-    """{"name", "compute_capability"} of a GPU: from cuda-python, torch, or nvidia-smi."""
-    try:
-        from cuda.bindings import runtime as cudart  # cuda-python >= 12.6
-    except ImportError:
-        try:
-            from cuda import cudart  # older cuda-python
-        except ImportError:
-            cudart = None
-    if cudart is not None:
-        err, prop = cudart.cudaGetDeviceProperties(device)
-        if int(err) == 0:
-            name = prop.name.decode(errors="replace") if isinstance(prop.name, bytes) else str(prop.name)
-            return {"name": name.strip("\x00 "), "compute_capability": f"{prop.major}.{prop.minor}"}
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            major, minor = torch.cuda.get_device_capability(device)
-            return {"name": torch.cuda.get_device_name(device), "compute_capability": f"{major}.{minor}"}
-    except ImportError:
-        pass
-    try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=name,compute_cap", "--format=csv,noheader",
-                              f"--id={device}"], capture_output=True, text=True, timeout=20, check=True)
-        name, cc = [s.strip() for s in out.stdout.strip().split(",")[:2]]
-        return {"name": name, "compute_capability": cc}
-    except (OSError, subprocess.SubprocessError, ValueError):
-        raise TrtUnavailable("no CUDA GPU found (cuda-python, torch.cuda and nvidia-smi all failed)") from None
-
-
-def cache_key(bundle_sha256: str, member: str, precision: str, min_batch: int, opt_batch: int,
-              max_batch: int, trt_version: str, gpu: dict) -> dict:
-    """Everything that makes a plan valid; its hash names the cached engine file."""
-    key = {"bundle_sha256": bundle_sha256, "member": member, "precision": precision,
-           "batch": [int(min_batch), int(opt_batch), int(max_batch)], "tensorrt": str(trt_version),
-           "gpu": gpu.get("name"), "compute_capability": gpu.get("compute_capability")}
-    key["id"] = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
-    return key
-
-
-def engine_path(cache_dir, key: dict) -> pathlib.Path:
-    return pathlib.Path(cache_dir or DEFAULT_CACHE) / f"bharnet-{key['precision']}-{key['id']}.engine"
+from bharnet.backends.trt_engine import (TrtUnavailable, engine_key, engine_path, import_tensorrt,
+                                         load_plugin_library, strongly_typed)
 
 
 def _parse(trt, network, logger, onnx_bytes: bytes):
@@ -120,13 +34,10 @@ def build_engine(bundle, precision: str = "fp16", max_batch: int = 8, opt_batch:
     from bharnet.bundle import open_bundle
 
     trt = import_tensorrt()
-    b = bundle if hasattr(bundle, "metadata") else open_bundle(bundle)
+    b = bundle if hasattr(bundle, "meta") else open_bundle(bundle)
     opt_batch = opt_batch or max_batch
-    if not min_batch <= opt_batch <= max_batch:
-        raise ValueError(f"need min_batch <= opt_batch <= max_batch, got {min_batch}, {opt_batch}, {max_batch}")
-    member = onnx_member(precision, trt.__version__, plugin)
-    key = cache_key(b.sha256, member, precision, min_batch, opt_batch, max_batch, trt.__version__,
-                    gpu_identity(device))
+    member, key = engine_key(b, precision, max_batch, opt_batch, min_batch, plugin, device,
+                             trt.__version__)
     path = engine_path(cache_dir, key)
     if path.is_file() and not rebuild:
         return path
@@ -146,7 +57,9 @@ def build_engine(bundle, precision: str = "fp16", max_batch: int = 8, opt_batch:
     if precision == "fp16" and not strongly_typed(trt.__version__):
         config.set_flag(trt.BuilderFlag.FP16)
     profile = builder.create_optimization_profile()
-    shapes = b.metadata["input_shapes"]
+    from bharnet.data import InputSpec
+
+    shapes = InputSpec.from_dict(b.meta.spec).input_shapes()
     for i in range(network.num_inputs):
         t = network.get_input(i)
         per = tuple(shapes[t.name])
@@ -164,33 +77,4 @@ def build_engine(bundle, precision: str = "fp16", max_batch: int = 8, opt_batch:
     return path
 
 
-def default_plugin_library() -> pathlib.Path | None:
-    """libbharnet_trt_plugins.so as installed by the CMake TensorRT section (bharnet/lib)."""
-    import bharnet
-
-    for base in map(pathlib.Path, bharnet.__path__):
-        p = base / "lib" / "libbharnet_trt_plugins.so"
-        if p.is_file():
-            return p
-    return None
-
-
-def load_plugin_library(trt, path=None) -> None:
-    lib = pathlib.Path(path) if path else default_plugin_library()
-    if lib is None or not lib.is_file():
-        raise TrtUnavailable("bharnet TensorRT plugin library not found (build with TensorRT headers "
-                             "present: BHARNET_TRT=AUTO and TENSORRT_ROOT set)")
-    trt.init_libnvinfer_plugins(None, "")
-    trt.get_plugin_registry().load_library(str(lib))
-
-
-def load_engine(path, plugin_library=None, plugin: bool = False):
-    """Deserialize an engine file into an ICudaEngine."""
-    trt = import_tensorrt()
-    if plugin:
-        load_plugin_library(trt, plugin_library)
-    runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
-    engine = runtime.deserialize_cuda_engine(pathlib.Path(path).read_bytes())
-    if engine is None:
-        raise RuntimeError(f"{path}: not a TensorRT engine for this TensorRT version/GPU; rebuild it")
-    return engine, runtime
+__all__ = ["TrtUnavailable", "build_engine"]

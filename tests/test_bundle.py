@@ -12,21 +12,30 @@ from bharnet import bundle as B
 from bharnet import container
 
 
+def _meta(**change):
+    base = dict(spec={"window": 16}, layout="coco_wholebody", classes=["wave", "thumbs up"],
+                variant="vanilla", window=16, stride=8, preprocessing={"sampling": "crop"},
+                input_names=["body"], output_names=["logits"],
+                graphs={"model.onnx": {"role": "window"}, "extra/rgb.onnx": {"role": "rgb"}})
+    return B.BundleMeta(**{**base, **change})
+
+
 def _small_bundle(tmp_path, name="m.bharnet"):
     from safetensors.numpy import save
 
     weights = {"a.weight": np.arange(6, dtype=np.float32).reshape(2, 3), "b": np.ones(4, np.float32)}
     members = {"model.onnx": b"\x08\x07fake-onnx-bytes", "weights.safetensors": save(weights),
                "extra/rgb.onnx": b"rgb"}
-    meta = {"classes": ["wave", "thumbs up"], "window": 16}
-    return B.write_bundle(tmp_path / name, meta, members), weights, members
+    return B.write_bundle(tmp_path / name, _meta(), members), weights, members
 
 
 def test_round_trip(tmp_path):
     path, weights, members = _small_bundle(tmp_path)
     b = B.open_bundle(path)
-    assert b.metadata["format_version"] == B.FORMAT_VERSION
-    assert b.metadata["classes"] == ["wave", "thumbs up"]
+    assert b.metadata["format_version"] == B.FORMAT_VERSION == 2
+    assert b.meta.classes == ["wave", "thumbs up"] and b.meta.num_classes == 2
+    assert b.meta.graph("window") == "model.onnx" and b.meta.graph("rgb") == "extra/rgb.onnx"
+    assert b.meta.graph("step") is None and b.program() is None
     assert b.onnx_bytes() == members["model.onnx"]
     assert b.member("extra/rgb.onnx") == b"rgb"
     w = b.weights()
@@ -77,11 +86,22 @@ def _rezip(tmp_path, raw, edit):
 
 @pytest.mark.parametrize("edit,message", [
     (lambda m: m.pop("weights.safetensors"), "missing member"),
-    (lambda m: m.__setitem__("model.onnx", b"tampered"), "sha256 mismatch"),
+    (lambda m: m.__setitem__("model.onnx", b"\x08\x07fake-onnx-BYTES"), "sha256 mismatch"),
+    (lambda m: m.__setitem__("model.onnx", b"tampered"), "manifest says 17 B"),
     (lambda m: m.__setitem__("surprise.bin", b"x"), "unlisted"),
     (lambda m: m.__setitem__("../evil", b"x"), "invalid bundle member name"),
     (lambda m: m.__setitem__("metadata.json", json.dumps(
         {**json.loads(m["metadata.json"]), "format_version": 99}).encode()), "version 99"),
+    (lambda m: m.__setitem__("metadata.json", json.dumps(     # a bundle of the first format
+        {**json.loads(m["metadata.json"]), "format_version": 1}).encode()), "version 1 is not supported"),
+    (lambda m: m.__setitem__("metadata.json", json.dumps(
+        {**json.loads(m["metadata.json"]), "input_shapes": {}}).encode()), "unknown metadata key"),
+    (lambda m: m.__setitem__("metadata.json", json.dumps(
+        {k: v for k, v in json.loads(m["metadata.json"]).items() if k != "classes"}).encode()),
+     "incomplete"),
+    (lambda m: m.__setitem__("metadata.json", json.dumps(
+        {**json.loads(m["metadata.json"]), "graphs": {"model.onnx": {"role": "mystery"}}}).encode()),
+     "no known role"),
     (lambda m: m.__setitem__("metadata.json", b"{not json"), "not valid JSON"),
     (lambda m: m.pop("metadata.json"), "no metadata.json"),
 ])
@@ -101,13 +121,21 @@ def test_not_a_zip_and_missing_file(tmp_path):
         B.open_bundle(tmp_path / "absent.bharnet")
 
 
-def test_writer_rejects_bad_names_and_non_json(tmp_path):
+def test_writer_rejects_bad_names_non_json_and_missing_members(tmp_path):
+    ok = {"model.onnx": b"", "weights.safetensors": b"", "extra/rgb.onnx": b""}
     with pytest.raises(B.BundleError, match="invalid"):
-        B.write_bundle(tmp_path / "x.bharnet", {}, {"/abs.onnx": b""})
+        B.write_bundle(tmp_path / "x.bharnet", _meta(), {**ok, "/abs.onnx": b""})
     with pytest.raises(B.BundleError, match="invalid"):
-        B.write_bundle(tmp_path / "x.bharnet", {}, {"a/../b": b""})
+        B.write_bundle(tmp_path / "x.bharnet", _meta(), {**ok, "a/../b": b""})
     with pytest.raises(B.BundleError, match="JSON"):
-        B.write_bundle(tmp_path / "x.bharnet", {"x": object()}, {})
+        B.write_bundle(tmp_path / "x.bharnet", _meta(metrics={"x": object()}), ok)
+    with pytest.raises(B.BundleError, match="not written"):       # a graph named but not given
+        B.write_bundle(tmp_path / "x.bharnet", _meta(), {"model.onnx": b"", "weights.safetensors": b""})
+    with pytest.raises(B.BundleError, match="window graph"):
+        B.write_bundle(tmp_path / "x.bharnet", _meta(graphs={"rgb.onnx": {"role": "rgb"}}), ok)
+    with pytest.raises(B.BundleError, match="hand_intensive"):
+        B.write_bundle(tmp_path / "x.bharnet", _meta(hand_intensive=[5]), ok)
+    assert not (tmp_path / "x.bharnet").exists()
 
 
 def test_bundle_module_imports_without_torch_or_onnx(tmp_path):
@@ -122,9 +150,18 @@ def test_bundle_module_imports_without_torch_or_onnx(tmp_path):
 def test_info_cli_prints_bundle(tmp_path, capsys):
     from bharnet.cli import main
 
-    path, _, _ = _small_bundle(tmp_path)
+    from bharnet.sdk import default_model_path
+
+    # info validates as loading does: an intact container the SDK cannot use (its graph is
+    # not ONNX) is refused, a real bundle is described
+    small, _, _ = _small_bundle(tmp_path)
+    assert main(["info", str(small)]) == 2
+    assert "cannot load" in capsys.readouterr().err
+    path = tmp_path / "default.bharnet"
+    path.write_bytes(default_model_path().read_bytes())
     assert main(["info", str(path), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["classes"] == ["wave", "thumbs up"]
+    info = json.loads(capsys.readouterr().out)
+    assert info["classes"] == B.open_bundle(path).metadata["classes"] and info["signed_by"] is None
     bad = tmp_path / "bad.bharnet"
     raw = bytearray(path.read_bytes())
     raw[len(raw) // 2] ^= 0xFF

@@ -98,15 +98,20 @@ def exported(tmp_path_factory):
 def test_bundle_metadata(exported):
     _, path = exported
     b = open_bundle(path)
-    m = b.metadata
-    assert m["format_version"] == 1 and m["variant"] == "pam" and m["window"] == WINDOW
-    assert m["layout"] == "mediapipe_holistic" and m["stride"] == 8 and m["opset"] >= 17
-    assert m["classes"][0] == "action_0" and m["hand_intensive"] == [1, 3]
-    assert m["input_names"] == ["body", "hand", "hand_mask"]
-    assert m["output_names"] == ["logits", "body_logits", "hand_logits"]
-    assert m["spec"]["window"] == WINDOW and m["streams"] == ["j"] and "normalisation" in m
-    assert set(m["members"]) == {"model.onnx", "model.fp16.onnx", "model.plugin.onnx", "weights.safetensors"}
-    assert max(m["export_check"]["ort_vs_torch_max_abs"].values()) <= TOL
+    m = b.meta
+    assert b.metadata["format_version"] == 2 and m.variant == "pam" and m.window == WINDOW
+    assert m.layout == "mediapipe_holistic" and m.stride == 8 and m.opset >= 17
+    assert m.classes[0] == "action_0" and m.hand_intensive == [1, 3]
+    assert m.input_names == ["body", "hand", "hand_mask"]
+    assert m.output_names == ["logits", "body_logits", "hand_logits"]
+    assert m.spec["window"] == WINDOW and m.preprocessing["stream"] == "j"
+    assert m.preprocessing["sampling"] == "uniform" and "normalisation" in m.preprocessing
+    assert {g: r["role"] for g, r in m.graphs.items()} == {
+        "model.onnx": "window", "model.fp16.onnx": "window-fp16", "model.plugin.onnx": "window-plugin"}
+    assert set(b.metadata["members"]) == {"model.onnx", "model.fp16.onnx", "model.plugin.onnx",
+                                          "weights.safetensors", "program.json", "program.safetensors"}
+    assert max(m.export_check["ort_vs_torch_max_abs"].values()) <= TOL
+    assert max(m.export_check["program_vs_torch"]["max_abs"].values()) <= TOL
     w = b.weights()
     sd = torch_model(exported[0]).state_dict()
     assert set(w) == set(sd)
@@ -147,18 +152,18 @@ import numpy as np, onnxruntime as ort
 from bharnet.bundle import open_bundle
 from bharnet.data import InputSpec, collate, prepare
 b = open_bundle({str(path)!r})
-spec = InputSpec.from_dict(b.metadata["spec"])
+spec = InputSpec.from_dict(b.meta.spec)
 s = np.load({str(tmp_path / 'stream.npy')!r})
 kp, sc = s[..., :spec.coords][None], s[..., 3][None]
-x = collate([prepare(kp[:, i:i + spec.window], sc[:, i:i + spec.window], b.metadata["layout"], spec)
+x = collate([prepare(kp[:, i:i + spec.window], sc[:, i:i + spec.window], b.meta.layout, spec)
              for i in (0, 20, 40, 56)])
 sess = ort.InferenceSession(b.onnx_bytes(), providers=["CPUExecutionProvider"])
-np.save({str(out)!r}, sess.run(["logits"], {{k: x[k] for k in b.metadata["input_names"]}})[0])
+np.save({str(out)!r}, sess.run(["logits"], {{k: x[k] for k in b.meta.input_names}})[0])
 """
     np.save(tmp_path / "stream.npy", holistic_stream)
     subprocess.run([sys.executable, "-c", code], check=True)
     model = torch_model(ckpt)
-    x = real_stream_inputs(holistic_stream, open_bundle(path).metadata["spec"])
+    x = real_stream_inputs(holistic_stream, open_bundle(path).meta.spec)
     ref = run_torch(model, x)["logits"]
     assert np.abs(np.load(out) - ref).max() <= TOL
 
@@ -210,14 +215,13 @@ def test_plugin_graph_on_ort_with_our_kernels_matches_portable(exported, holisti
     sess = plugin_session(b.onnx_bytes("model.plugin.onnx"))
     cfg = torch.load(exported[0], weights_only=True)["config"]
     rand = {k: v.numpy() for k, v in example_inputs(cfg, batch=3, seed=5).items()}
-    real = real_stream_inputs(holistic_stream, b.metadata["spec"])
+    real = real_stream_inputs(holistic_stream, b.meta.spec)
     for x in (rand, real):
         diff = max_abs_diff(run_ort(sess, x), run_ort(b.onnx_bytes(), x))
         assert max(diff.values()) <= TOL, diff
 
 
 def test_trt_lint_catches_what_tensorrt_refuses():
-    import onnx
     from onnx import TensorProto, helper
 
     from bharnet.export.trt_lint import TrtLintError, check_trt_ready, lint
@@ -240,7 +244,13 @@ def test_trt_lint_catches_what_tensorrt_refuses():
         check_trt_ready(model.SerializeToString())
     old = helper.make_model(helper.make_graph([], "g", [], []), opset_imports=[helper.make_opsetid("", 21)])
     assert any("opset 21" in i for i in lint(old))
-    assert isinstance(onnx.ModelProto(), onnx.ModelProto)
+    # the negative control: a static, supported graph passes, as a ModelProto and as bytes
+    xs = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 8, 4])
+    ys = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 8, 4])
+    clean = helper.make_model(helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [xs], [ys]),
+                              opset_imports=[helper.make_opsetid("", 18)])
+    assert lint(clean) == [] and lint(clean.SerializeToString()) == []
+    check_trt_ready(clean.SerializeToString())
 
 
 def test_tampered_bundle_is_refused(exported, tmp_path):
@@ -273,7 +283,7 @@ def test_every_variant_parity_random_and_real_stream(variant, tmp_path, holistic
     model = torch_model(ckpt)
     cfg = torch.load(ckpt, weights_only=True)["config"]
     rand = {k: v.numpy() for k, v in example_inputs(cfg, batch=4, seed=11).items()}
-    real = real_stream_inputs(holistic_stream, b.metadata["spec"])
+    real = real_stream_inputs(holistic_stream, b.meta.spec)
     report = {}
     for name, x in (("random", rand), ("real", real)):
         diff = max_abs_diff(run_ort(b.onnx_bytes(), x), run_torch(model, x))

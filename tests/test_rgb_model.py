@@ -122,7 +122,7 @@ def test_train_rgb_reports_all_scores(rgb_checkpoint):
 def test_export_parity_and_sdk_branch(rgb_checkpoint, tmp_path, holistic_stream):
     """rgb.onnx and rgb_guide.onnx agree with torch (<= 1e-4, checked by the exporter and here),
     and the SDK's branch scores a window of real keypoints with frames."""
-    from bharnet.bundle import open_bundle, write_bundle
+    from bharnet.bundle import open_bundle
     from bharnet.export.ort_check import run_ort
     from bharnet.export.rgb_export import rgb_members
     from bharnet.sdk.rgb import RGBBranch, has_rgb
@@ -141,9 +141,11 @@ def test_export_parity_and_sdk_branch(rgb_checkpoint, tmp_path, holistic_stream)
     np.testing.assert_allclose(run_ort(members["rgb.onnx"], {"roi": roi, "guidance": g})["rgb_logits"],
                                ref, atol=1e-4)
 
-    # a bundle with only the RGB members is enough for the branch (the Recognizer owns model.onnx)
-    path = write_bundle(tmp_path / "m.bharnet", {"rgb": meta}, members)
-    b = open_bundle(path)
+    # the bundle builder adds these members and metadata to the skeleton bundle it writes
+    from bharnet.export.builder import export_checkpoint
+
+    b = open_bundle(export_checkpoint(ck, tmp_path / "m.bharnet", fp16=False, quiet=True))
+    assert {b.meta.graphs[n]["role"] for n in ("rgb.onnx", "rgb_guide.onnx")} == {"rgb", "rgb-guide"}
     assert has_rgb(b)
     branch = RGBBranch(b, "mediapipe_holistic")
     frame = np.full((108, 192, 3), 90, np.uint8)

@@ -17,7 +17,7 @@ from bharnet.backends import BackendUnavailable, get_backend
 from bharnet.sdk.tracks import TrackTable
 
 pytestmark = pytest.mark.skipif(not sdk.default_model_path().is_file(),
-                                reason="no embedded default model (python -m bharnet.sdk.make_default_model)")
+                                reason="no embedded default model (make default-model)")
 
 
 @pytest.fixture(scope="module")
@@ -148,13 +148,14 @@ def test_tracks_bounded_over_simulated_hours():
     kp, sc = np.zeros((1, 75, 2), np.float32), np.ones((1, 75), np.float32)
     rng = np.random.default_rng(0)
     peak_bytes, peak_tracks = 0, 0
-    # 3 simulated hours at 2 Hz, people coming and going (track ids keep growing)
+    # 3 simulated hours at 2 Hz, people coming and going (track ids keep growing); the clock is
+    # the process clock the table is given, in seconds
     for step in range(3 * 3600 * 2):
-        t = step * 500.0
+        now = step * 0.5
         for tid in rng.integers(step // 50, step // 50 + 12, size=2):
-            tr = table.get(int(tid), t)
-            if tr.last_ts is None or t > tr.last_ts:
-                tr.append(kp, sc, t)
+            tr = table.get(int(tid), now)
+            if tr is not None and (tr.last_ts is None or now * 1000 > tr.last_ts):
+                tr.append(kp, sc, now * 1000, now)
         peak_tracks = max(peak_tracks, len(table))
         peak_bytes = max(peak_bytes, table.nbytes())
     assert peak_tracks <= 8
@@ -163,12 +164,20 @@ def test_tracks_bounded_over_simulated_hours():
 
 
 def test_idle_tracks_evicted_from_recognizer(holistic_stream):
-    r = sdk.Recognizer(layout="mediapipe_holistic", idle_timeout_ms=1000, max_tracks=3)
+    """A full table admits a newcomer only once a track has been idle past the timeout (on the
+    process clock, here a fake one); live tracks are never pushed out."""
+    clock = [0.0]
+    r = sdk.Recognizer(layout="mediapipe_holistic", idle_timeout_ms=1000, max_tracks=3,
+                       clock=lambda: clock[0])
     for tid in range(5):
         r.push(holistic_stream[0], 10.0 + tid, track_id=tid)
-    assert len(r.tracks) == 3 and r.tracks == [2, 3, 4]
-    r.push(holistic_stream[0], 5000.0, track_id="new")
-    assert r.tracks == ["new"]
+    assert r.tracks == [0, 1, 2]
+    assert r.stats()["dropped_frames"] == 2 and r.stats()["refused_ids"] == 2
+    clock[0] = 0.9
+    r.push(holistic_stream[1], 50.0, track_id=0)       # track 0 stays live
+    clock[0] = 1.5
+    r.push(holistic_stream[0], 5000.0, track_id="new")  # 1 and 2 idle 1.5 s: evicted
+    assert r.tracks == [0, "new"] and r.stats()["evictions"] == 2
 
 
 def test_threads_tracks_and_recognizers(holistic_stream):

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from bharnet import sdk
+from prereq import machine
 
 pytestmark = pytest.mark.video
 
@@ -20,7 +21,7 @@ def _mediapipe():
     try:
         _need_video()
     except RuntimeError as e:  # not installed, or a protobuf mediapipe cannot use
-        pytest.skip(f"[video] extra not usable here: {e}")
+        machine("video", f"[video] extra not usable here: {e}")
 
 
 @pytest.fixture(scope="module")

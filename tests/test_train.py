@@ -127,10 +127,10 @@ def test_ddp_two_cpu_ranks_end_with_identical_weights(tmp_path, synth_path):
 
 
 def test_stretch_sampling_covers_the_whole_clip_without_looping():
-    from bharnet.training.loader import stretch_indices
+    from bharnet.data.sampling import sample_indices
 
     for n in (15, 32, 40):
-        idx = stretch_indices(n, 32)[0]
+        idx = sample_indices(n, 32, "stretch")[0]
         assert idx[0] == 0 and idx[-1] == n - 1 and (np.diff(idx) >= 0).all()
-    rand = stretch_indices(20, 8, np.random.default_rng(0), num_clips=3)
+    rand = sample_indices(20, 8, "stretch", np.random.default_rng(0), num_clips=3)
     assert rand.shape == (3, 8) and (np.diff(rand, axis=1) >= 0).all()

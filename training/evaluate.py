@@ -59,14 +59,18 @@ def fuse_scores(score_list: list[np.ndarray], weights: list[float] | None = None
 
 # ---- running a model (torch) --------------------------------------------------------------
 
-def predict(model, inputs: dict, batch_size: int = 64, device="cpu", amp_dtype=None) -> np.ndarray:
+def predict(model, inputs: dict, batch_size: int = 64, device="cpu", amp_dtype=None,
+            desc: str = "evaluating", quiet: bool = False) -> np.ndarray:
     """Logits [N, classes] averaged over the K test clips of inputs {name: [N, K, ...]}."""
     import torch
+
+    from bharnet.progress import progress
 
     model.eval()
     n, k = next(iter(inputs.values())).shape[:2]
     out = []
-    with torch.no_grad():
+    bar = progress(total=n, desc=desc, unit="clip", quiet=quiet)
+    with torch.no_grad(), bar:
         for s in range(0, n, batch_size):
             x = {name: torch.as_tensor(v[s:s + batch_size]).flatten(0, 1).to(device)
                  for name, v in inputs.items()}
@@ -74,6 +78,7 @@ def predict(model, inputs: dict, batch_size: int = 64, device="cpu", amp_dtype=N
                                 enabled=amp_dtype is not None):
                 z = model(**x)["logits"].float()
             out.append(z.view(-1, k, z.shape[-1]).mean(1).cpu().numpy())
+            bar.update(len(out[-1]))
     return np.concatenate(out)
 
 
@@ -100,12 +105,23 @@ def summary_line(m: dict) -> str:
     return s
 
 
-def plot_confusion(cm, classes: list[str], path, title: str = "confusion matrix"):
+def have_matplotlib() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("matplotlib") is not None
+
+
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def plot_confusion(cm, classes: list[str], path, title: str = "confusion matrix"):
+    plt = _pyplot()
     cm = np.asarray(cm, float)
     norm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
     n = len(classes)
@@ -115,7 +131,7 @@ def plot_confusion(cm, classes: list[str], path, title: str = "confusion matrix"
     ax.set_xticks(range(n), classes, rotation=90, fontsize=7 if n > 20 else 9)
     ax.set_yticks(range(n), classes, fontsize=7 if n > 20 else 9)
     ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
+    ax.set_ylabel("true (row-normalised; numbers are clip counts)")
     ax.set_title(title)
     if n <= 30:
         for i in range(n):
@@ -129,29 +145,48 @@ def plot_confusion(cm, classes: list[str], path, title: str = "confusion matrix"
     plt.close(fig)
 
 
-def plot_curves(history: list[dict], path):
-    """Loss and accuracy per epoch (train and test where evaluated)."""
-    import matplotlib
+def plot_curves(history: list[dict], path, total_epochs: int | None = None):
+    """Loss, top-1 and learning rate per epoch. Every measured point is drawn with a marker (a
+    1-epoch run still shows its point); test values only at the epochs where they were measured
+    (train.eval_every). total_epochs fixes the x axis, so a run in progress fills it."""
+    from matplotlib.ticker import MaxNLocator
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     ep = [h["epoch"] for h in history]
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
-    a1.plot(ep, [h["train_loss"] for h in history], label="train")
-    te = [(h["epoch"], h["test_loss"], h["test_top1"]) for h in history if "test_top1" in h]
+    te = [h for h in history if "test_top1" in h]
+    fig, (a1, a2, a3) = plt.subplots(1, 3, figsize=(13, 4))
+    # the two losses differ in kind: training optimises the variant's whole objective (e.g. body +
+    # hand + coupling terms), the test loss is the cross-entropy of the fused logits
+    a1.plot(ep, [h["train_loss"] for h in history], "o-", ms=4, label="train (training objective)")
+    a2.plot(ep, [h["train_top1"] for h in history], "o-", ms=4, label="train")
     if te:
-        a1.plot([e for e, _, _ in te], [l for _, l, _ in te], label="test")
-    a1.set_xlabel("epoch")
-    a1.set_ylabel("loss")
+        a1.plot([h["epoch"] for h in te], [h["test_loss"] for h in te], "s--", ms=6,
+                label="test (cross-entropy)")
+        a2.plot([h["epoch"] for h in te], [h["test_top1"] for h in te], "s--", ms=6, label="test")
+        best = max(te, key=lambda h: h["test_top1"])
+        # below-left of the point: clear of the train curve, which usually runs above the test one
+        a2.annotate(f"best {best['test_top1']:.3f}", (best["epoch"], best["test_top1"]),
+                    textcoords="offset points", xytext=(-4, -14), ha="right", fontsize=8,
+                    color="tab:orange")
+    a3.plot(ep, [h["lr"] for h in history], "o-", ms=4, color="tab:gray")
+    last = max(ep) if ep else 1
+    hi = max(total_epochs or 0, last)
+    for ax, label in ((a1, "loss"), (a2, "top-1"), (a3, "learning rate (end of epoch)")):
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.set_xlim(0.5, hi + 0.5)
+        if hi <= 12:
+            ax.set_xticks(range(1, hi + 1))
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
     a1.legend()
-    a2.plot(ep, [h["train_top1"] for h in history], label="train")
-    if te:
-        a2.plot([e for e, _, _ in te], [a for _, _, a in te], label="test")
-    a2.set_xlabel("epoch")
-    a2.set_ylabel("top-1")
-    a2.set_ylim(0, 1)
     a2.legend()
+    a2.set_ylim(0, 1.05)
+    status = f"epoch {last}" + (f" of {total_epochs}" if total_epochs else "")
+    if te:
+        status += f"; last test top-1 {te[-1]['test_top1']:.3f} (epoch {te[-1]['epoch']})"
+    fig.suptitle(status, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -171,9 +206,7 @@ def checkpoint_scores(ckpt_path, data_path=None, split: str = "test", device: st
 
     ckpt = load_checkpoint(ckpt_path)
     cfg = ckpt["config"]
-    path = data_path or cfg["data"]["path"]
-    if not path:
-        raise ValueError(f"{ckpt_path}: no --data given and the checkpoint records no data path")
+    path = data_path or recorded_data_path(cfg["data"]["path"], ckpt_path)
     cache = data_cache if data_cache is not None else {}
     if path not in cache:
         cache[path] = read_dataset(path, cfg["data"].get("layout"))
@@ -187,7 +220,34 @@ def checkpoint_scores(ckpt_path, data_path=None, split: str = "test", device: st
     inputs, labels = prepare_test(data.split(split), data.layout, spec, tc.get("test_clips", 1),
                                   cfg["data"].get("sample", "uniform"), bool(tc.get("test_flip", False)))
     model = model_from_checkpoint(ckpt, use_kernels=False).to(device)
-    return predict(model, inputs, device=device), labels, ckpt, data
+    return predict(model, inputs, device=device, desc=f"evaluating {ckpt_path}"), labels, ckpt, data
+
+
+def recorded_data_path(recorded, ckpt_path) -> str:
+    """The dataset a checkpoint was trained on. A relative path in it is relative to where the
+    training ran: tried from the working directory, then from the run's own working directory
+    (run.json in the checkpoint's folder), then from the checkpoint's folder and the two above it.
+    Says in one line where it found the file when that was not the working directory."""
+    if not recorded:
+        raise ValueError(f"{ckpt_path}: the checkpoint records no dataset; pass --data PATH")
+    rel = pathlib.Path(recorded)
+    if rel.is_file():
+        return str(recorded)
+    candidates = []
+    if not rel.is_absolute():
+        here = pathlib.Path(ckpt_path).resolve().parent
+        run = here / "run.json"
+        if run.is_file():
+            cwd = json.loads(run.read_text()).get("cwd")
+            if cwd:
+                candidates.append(pathlib.Path(cwd) / rel)
+        candidates += [d / rel for d in (here, *list(here.parents)[:2])]
+    for c in candidates:
+        if c.is_file():
+            print(f"note: dataset {recorded} (as recorded in {ckpt_path}) resolved to {c}", flush=True)
+            return str(c)
+    raise FileNotFoundError(f"dataset file not found: {recorded} (the path recorded in {ckpt_path}; "
+                            f"looked from here and beside the checkpoint); pass --data PATH")
 
 
 def evaluate_checkpoints(paths: list, data_path=None, split: str = "test", weights=None,
@@ -218,5 +278,8 @@ def evaluate_checkpoints(paths: list, data_path=None, split: str = "test", weigh
         out = pathlib.Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         write_metrics(out / "metrics.json", metrics)
-        plot_confusion(metrics["confusion"], data.classes, out / "confusion.png")
+        if have_matplotlib():
+            plot_confusion(metrics["confusion"], data.classes, out / "confusion.png")
+        else:
+            print("note: matplotlib is not installed: no confusion.png (pip install matplotlib)")
     return metrics

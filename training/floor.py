@@ -36,10 +36,12 @@ def features(clips, layout: str, frames: int = 32) -> np.ndarray:
 
 
 def mlp_floor_top1(train_clips, test_clips, layout: str, num_classes: int, seed: int = 0,
-                   epochs: int = 300, hidden: int = 256) -> float:
+                   epochs: int = 300, hidden: int = 256, quiet: bool = False) -> float:
     """Top-1 of a 2-hidden-layer MLP (Adam, dropout, full batch) trained on train, tested on test."""
     import torch
     import torch.nn as nn
+
+    from bharnet.progress import Progress
 
     g = torch.Generator().manual_seed(seed)
     xtr = torch.from_numpy(features(train_clips, layout))
@@ -54,7 +56,9 @@ def mlp_floor_top1(train_clips, test_clips, layout: str, num_classes: int, seed:
                             nn.Linear(hidden, hidden), nn.ReLU(), nn.Dropout(0.5),
                             nn.Linear(hidden, num_classes))
         opt = torch.optim.Adam(net.parameters(), lr=1e-3, weight_decay=1e-4)
-        for _ in range(epochs):
+        steps = Progress(range(epochs), desc="MLP floor (train.mlp_floor)",
+                         unit="epoch", quiet=quiet, announce=True)
+        for _ in steps:
             net.train()
             noise = torch.randn(xtr.shape, generator=g) * 0.1
             loss = nn.functional.cross_entropy(net(xtr + noise), ytr)

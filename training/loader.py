@@ -16,8 +16,7 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-from bharnet.data.pipeline import Augment, InputSpec, collate, prepare, prepare_clip
-from bharnet.data.sampling import take_frames
+from bharnet.data.pipeline import Augment, InputSpec, collate, prepare_clip
 from bharnet.layouts import get_layout
 
 
@@ -113,37 +112,6 @@ def mirror(keypoint: np.ndarray, score: np.ndarray | None, layout: str):
     return kp, None if score is None else score[:, :, perm]
 
 
-# ---- temporal sampling -------------------------------------------------------------------------
-
-def stretch_indices(n: int, window: int, rng: np.random.Generator | None = None,
-                    num_clips: int = 1) -> np.ndarray:
-    """[num_clips, window] frame indices that spread the whole clip over the window at any length.
-
-    The pipeline's "uniform" mode loops clips shorter than the window (right for a live stream);
-    for trimmed datasets of whole actions (JHMDB: 15-40 frames) that splices the end onto the start
-    and fakes a jump, so "stretch" instead repeats frames evenly (slow motion).
-    """
-    seg = n / window
-    frac = rng.random((num_clips, window)) if rng is not None else \
-        ((np.arange(num_clips) + 0.5) / num_clips)[:, None]
-    idx = np.floor((np.arange(window)[None, :] + frac) * seg).astype(np.int64)
-    return np.minimum(idx, n - 1)
-
-
-def clip_inputs(keypoint, score, layout: str, spec: InputSpec, mode: str, train: bool = False,
-                rng=None, augment=None, num_clips: int = 1) -> dict:
-    """prepare_clip with one more sampling mode ("stretch", see stretch_indices)."""
-    if mode != "stretch":
-        return prepare_clip(keypoint, score, layout, spec, train=train, rng=rng, augment=augment,
-                            num_clips=num_clips, mode=mode)
-    kp = np.asarray(keypoint, np.float32)
-    sc = None if score is None else np.asarray(score, np.float32).reshape(kp.shape[:3])
-    idx = stretch_indices(kp.shape[1], spec.window, rng if train else None, num_clips)
-    aug = augment if train else None
-    return collate([prepare(*take_frames(kp, sc, row), layout, spec, rng=rng, augment=aug)
-                    for row in idx])
-
-
 # ---- datasets --------------------------------------------------------------------------------
 
 class TrainSet:
@@ -166,8 +134,8 @@ class TrainSet:
         kp, sc = c.keypoint, c.score
         if self.augment.flip and rng.random() < self.augment.flip:
             kp, sc = mirror(kp, sc, self.layout)
-        x = clip_inputs(kp, sc, self.layout, self.spec, self.mode, train=True, rng=rng,
-                        augment=self.augment.pipeline)
+        x = prepare_clip(kp, sc, self.layout, self.spec, train=True, rng=rng,
+                         augment=self.augment.pipeline, mode=self.mode)
         return {k: v[0] for k, v in x.items()}, c.label
 
 
@@ -179,11 +147,11 @@ def prepare_test(clips: list, layout: str, spec: InputSpec, num_clips: int = 1,
     logits are averaged over both handednesses of the action.
     """
     def views(c):
-        x = clip_inputs(c.keypoint, c.score, layout, spec, sample_mode, num_clips=num_clips)
+        x = prepare_clip(c.keypoint, c.score, layout, spec, num_clips=num_clips, mode=sample_mode)
         if not flip:
             return x
-        m = clip_inputs(*mirror(c.keypoint, c.score, layout), layout, spec, sample_mode,
-                        num_clips=num_clips)
+        m = prepare_clip(*mirror(c.keypoint, c.score, layout), layout, spec, num_clips=num_clips,
+                         mode=sample_mode)
         return {k: np.concatenate([x[k], m[k]]) for k in x}
 
     return collate([views(c) for c in clips]), np.asarray([c.label for c in clips], np.int64)

@@ -12,7 +12,6 @@ Where the frames come from (per clip, `rgb.frames` in the config, "auto" picks t
 from __future__ import annotations
 
 import pathlib
-import pickle
 import zlib
 from dataclasses import dataclass
 
@@ -41,8 +40,9 @@ def read_extras(path) -> dict[str, dict]:
     p = pathlib.Path(path)
     if p.suffix != ".pkl":
         return {}
-    with open(p, "rb") as f:
-        d = pickle.load(f)  # noqa: S301 - the user's own dataset file, as the skeleton reader does
+    from bharnet.data import safe_pickle
+
+    d = safe_pickle.load(p)   # data-only: a pickle cannot run code here
     anns = d.get("annotations", []) if isinstance(d, dict) else []
     return {a["frame_dir"]: {k: a[k] for k in _EXTRA_KEYS if k in a} for a in anns}
 

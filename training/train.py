@@ -16,17 +16,18 @@ import math
 import os
 import pathlib
 import random
-import sys
 import time
 
 import numpy as np
 import torch
 import torch.distributed as dist
 
+from bharnet.progress import progress
+
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import apply_overrides, build_model, input_spec, load_config
-from .evaluate import (loss_of_scores, metrics_from_scores, plot_confusion, plot_curves, predict,
-                       summary_line, write_metrics)
+from .evaluate import (have_matplotlib, loss_of_scores, metrics_from_scores, plot_confusion,
+                       plot_curves, predict, summary_line, write_metrics)
 from .loader import AugmentOptions, TrainSet, check_compatible, prepare_test, read_dataset, torch_collate
 from .models import ensemble_loss
 
@@ -107,15 +108,6 @@ def seed_everything(seed: int) -> None:
 
 # ---- the run ----------------------------------------------------------------------------------
 
-def _progress(iterable, total: int, desc: str, enabled: bool):
-    """tqdm bar on a terminal; nothing per step otherwise (the epoch summary line is printed)."""
-    if enabled and sys.stderr.isatty():
-        from tqdm import tqdm
-
-        return tqdm(iterable, total=total, desc=desc, leave=False, dynamic_ncols=True)
-    return iterable
-
-
 def train(config, work_dir, data=None, epochs=None, seed=None, device: str = "cpu",
           resume: bool = False, stop_after: int | None = None, variant: str | None = None,
           threads: int | None = None, quiet: bool = False, on_end=None) -> dict:
@@ -148,9 +140,9 @@ def _run(cfg, work_dir, device, rank, world, local, resume, stop_after, threads,
         torch.cuda.set_device(dev)
     main = rank == 0
     say = (lambda *a: print(*a, flush=True)) if main and not quiet else (lambda *a: None)
+    # what would surprise a user is said even with quiet, one line each, after the run's header
+    notes = []
     work = pathlib.Path(work_dir)
-    if main:
-        work.mkdir(parents=True, exist_ok=True)
 
     tc, dc = cfg["train"], cfg["data"]
     if not dc["path"]:
@@ -163,7 +155,7 @@ def _run(cfg, work_dir, device, rank, world, local, resume, stop_after, threads,
     cfg["model"]["num_classes"] = num_classes
 
     seed_everything(tc["seed"])
-    model = build_model(cfg, num_classes=num_classes).to(dev)
+    model = build_model(cfg, num_classes=num_classes, device=dev.type).to(dev)
     batch = int(tc["batch_size"])
     if batch % world:
         raise ValueError(f"train.batch_size {batch} is not divisible by the {world} processes")
@@ -182,8 +174,18 @@ def _run(cfg, work_dir, device, rank, world, local, resume, stop_after, threads,
     if steps_per_epoch == 0:
         raise ValueError(f"{len(train_set)} training clips are fewer than one batch ({batch})")
     total_epochs = int(tc["epochs"])
+    dropped = len(train_set) - steps_per_epoch * batch
+    if dropped:
+        notes.append(f"{dropped} of {len(train_set)} training clips do not fill a batch of {batch} and "
+                     f"are left out of each epoch (drop_last; a different random {dropped} each epoch)")
+    warmup = int(tc["warmup_epochs"])
+    if warmup >= total_epochs:
+        reached = f"only {base_lr * total_epochs / warmup:.3g} of " if warmup > total_epochs else ""
+        notes.append(f"the run ({total_epochs} epoch{'s' * (total_epochs != 1)}) is no longer than its "
+                     f"warm-up (train.warmup_epochs {warmup}): the learning rate rises linearly to "
+                     f"{reached}{base_lr:.3g} and never decays")
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lr_lambda(total_epochs * steps_per_epoch, int(tc["warmup_epochs"]) * steps_per_epoch))
+        opt, lr_lambda(total_epochs * steps_per_epoch, warmup * steps_per_epoch))
     dtype = amp_dtype(tc.get("amp", "auto"), device)
     scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
 
@@ -218,20 +220,29 @@ def _run(cfg, work_dir, device, rank, world, local, resume, stop_after, threads,
                                                 int(tc.get("test_clips", 1)), dc.get("sample", "uniform"),
                                                 bool(tc.get("test_flip", False)))
         timing["prepare_test_s"] = time.perf_counter() - t0
+        # the folder is made only now: a start that fails (data, layout, config) leaves none behind
+        work.mkdir(parents=True, exist_ok=True)
+    can_plot = main and have_matplotlib()
+    if main and not can_plot:
+        notes.append("matplotlib is not installed: no curves.png or confusion.png (pip install matplotlib)")
     say(f"{cfg['model']['variant']} on {ds.source}: {len(train_set)} train clips, "
         f"{steps_per_epoch} steps/epoch x {total_epochs} epochs, batch {batch} over {world} "
         f"process(es), lr {base_lr:g}, device {dev}{', amp ' + str(dtype) if dtype else ''}")
+    for text in notes if main else ():
+        print("note:", text, flush=True)
 
     eval_every = int(tc.get("eval_every", 1))
     end = total_epochs if stop_after is None else min(total_epochs, start + int(stop_after))
     t_train = time.perf_counter()
+    final_scores = None
     for epoch in range(start, end):
         model.train()
         sampler.set_epoch(epoch)
         train_set.set_epoch(epoch)
         tot_loss, correct, seen = 0.0, 0, 0
         t_data = time.perf_counter()
-        for x, y in _progress(loader, steps_per_epoch, f"epoch {epoch + 1}/{total_epochs}", main):
+        for x, y in progress(loader, desc=f"epoch {epoch + 1}/{total_epochs}", unit="step",
+                             quiet=quiet or not main):
             x = {k: v.to(dev, non_blocking=True) for k, v in x.items()}
             y = y.to(dev, non_blocking=True)
             t_step = time.perf_counter()
@@ -258,7 +269,10 @@ def _run(cfg, work_dir, device, rank, world, local, resume, stop_after, threads,
                "lr": sched.get_last_lr()[0]}
         if main and ((epoch + 1) % eval_every == 0 or epoch + 1 == total_epochs):
             t0 = time.perf_counter()
-            scores = predict(model, test_inputs, device=dev, amp_dtype=dtype)
+            scores = predict(model, test_inputs, device=dev, amp_dtype=dtype,
+                             desc=f"test after epoch {epoch + 1}", quiet=quiet)
+            if epoch + 1 == total_epochs:
+                final_scores = scores  # the final model's: _finish needs not run it again
             rec["test_loss"] = loss_of_scores(scores, test_labels)
             rec["test_top1"] = float((scores.argmax(1) == test_labels).mean())
             timing["eval_s"] += time.perf_counter() - t0
@@ -273,13 +287,15 @@ def _run(cfg, work_dir, device, rank, world, local, resume, stop_after, threads,
                 dist.broadcast(b, 0)
         if main:
             _save(last, model, opt, sched, scaler, cfg, ds, spec, epoch + 1, history)
+            if can_plot:  # cheap (~0.2 s): a long run can be watched
+                plot_curves(history, work / "curves.png", total_epochs)
         _barrier(world)
     train_s = time.perf_counter() - t_train
 
     result = {}
     if main and end == total_epochs:
         result = _finish(model, cfg, ds, spec, test_inputs, test_labels, history, work, dev, dtype,
-                         {**timing, "train_s": train_s}, say)
+                         {**timing, "train_s": train_s}, say, final_scores, can_plot, quiet)
     _barrier(world)
     if on_end is not None:
         on_end(model, rank)
@@ -299,8 +315,12 @@ def _save(path, model, opt, sched, scaler, cfg, ds, spec, epoch, history, metric
     save_checkpoint(path, **content)
 
 
-def _finish(model, cfg, ds, spec, test_inputs, test_labels, history, work, dev, dtype, timing, say):
-    scores = predict(model, test_inputs, device=dev, amp_dtype=dtype)
+def _finish(model, cfg, ds, spec, test_inputs, test_labels, history, work, dev, dtype, timing, say,
+            scores=None, can_plot=True, quiet=False):
+    t_end = time.perf_counter()
+    if scores is None:  # a resumed run that had nothing left to train
+        scores = predict(model, test_inputs, device=dev, amp_dtype=dtype, desc="final evaluation",
+                         quiet=quiet)
     metrics = metrics_from_scores(scores, test_labels, ds.classes, ds.hand_intensive)
     tc = cfg["train"]
     if tc.get("mlp_floor"):
@@ -308,19 +328,22 @@ def _finish(model, cfg, ds, spec, test_inputs, test_labels, history, work, dev, 
 
         t0 = time.perf_counter()
         metrics["mlp_floor_top1"] = mlp_floor_top1(ds.split("train"), ds.split(tc.get("test_split", "test")),
-                                                   ds.layout, cfg["model"]["num_classes"], tc["seed"])
+                                                   ds.layout, cfg["model"]["num_classes"], tc["seed"],
+                                                   quiet=quiet)
         timing["mlp_floor_s"] = time.perf_counter() - t0
     metrics.update(variant=cfg["model"]["variant"], stream=spec.stream, data=ds.source,
                    test={"test_clips": int(tc.get("test_clips", 1)), "test_flip": bool(tc.get("test_flip", False))},
                    epochs=cfg["train"]["epochs"], seed=tc["seed"],
                    timing={k: round(v, 2) for k, v in timing.items()}, history=history)
     write_metrics(work / "metrics.json", metrics)
-    plot_confusion(metrics["confusion"], ds.classes, work / "confusion.png",
-                   f"{cfg['model']['variant']} ({spec.stream}) top-1 {metrics['top1']:.3f}")
-    plot_curves(history, work / "curves.png")
+    if can_plot:
+        plot_confusion(metrics["confusion"], ds.classes, work / "confusion.png",
+                       f"{cfg['model']['variant']} ({spec.stream}) top-1 {metrics['top1']:.3f}")
+        plot_curves(history, work / "curves.png", cfg["train"]["epochs"])
     # an inference-only checkpoint next to the resumable one: what eval/export consume
     _save(work / "final.pt", model, None, None, None, cfg, ds, spec, cfg["train"]["epochs"], history, metrics)
     say(summary_line(metrics))
+    floor = f" (MLP floor {timing['mlp_floor_s']:.0f}s)" if "mlp_floor_s" in timing else ""
     say(f"time: train {timing['train_s']:.0f}s (data {timing['data_s']:.0f}s, steps {timing['step_s']:.0f}s,"
-        f" eval {timing['eval_s']:.0f}s)  -> {work}")
+        f" eval {timing['eval_s']:.0f}s), after training {time.perf_counter() - t_end:.0f}s{floor}  -> {work}")
     return metrics

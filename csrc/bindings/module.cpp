@@ -5,16 +5,21 @@ namespace py = pybind11;
 
 namespace bharnet::bindings {
 void register_kernels(py::module_& m);  // defined in kernels_py.cpp
-}
+
+#ifdef BHARNET_WITH_CUDA
+constexpr bool kWithCuda = true;
+#else
+constexpr bool kWithCuda = false;
+#endif
+}  // namespace bharnet::bindings
 
 PYBIND11_MODULE(_C, m) {
+  using bharnet::bindings::kWithCuda;
   m.doc() = "bharnet native kernels (CPU, and CUDA where compiled)";
   py::dict info;
-#ifdef BHARNET_WITH_CUDA
-  info["cuda"] = true;
-#else
-  info["cuda"] = false;
-#endif
+  info["cuda"] = kWithCuda;
   m.attr("build_info") = info;
+  // what tests and tools ask before trusting a CUDA result: were the CUDA kernels compiled in?
+  m.def("has_cuda", [] { return kWithCuda; }, "True when this build has the CUDA kernels");
   bharnet::bindings::register_kernels(m);
 }

@@ -13,23 +13,20 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from bharnet import variants as _variants
 from bharnet.layouts import HAND21, get_layout
+from bharnet.variants import BASELINES, BHARNET_VARIANTS, get_variant
 
 from .backbone import BackboneConfig, GCNBackbone, to_instances
 from .heads import ClassifierHead, PoolingAttention, masked_gap
 
-BHARNET_VARIANTS = ("vanilla", "pam", "expertized", "noisy_or")
-BASELINES = ("body_only", "hand_only", "unified", "late_fusion")
-VARIANTS = BHARNET_VARIANTS + BASELINES
+VARIANTS = tuple(_variants.VARIANTS)   # names, in the table's order
 
 
 def experts_of(variant: str) -> tuple[bool, bool, bool]:
-    """(has body expert, has hand expert, is unified) for a variant."""
-    if variant not in VARIANTS:
-        raise ValueError(f"unknown variant {variant!r}; choose one of {', '.join(VARIANTS)}")
-    if variant == "unified":
-        return False, False, True
-    return variant != "hand_only", variant != "body_only", False
+    """(has body expert, has hand expert, is unified) for a variant (bharnet.variants' table)."""
+    v = get_variant(variant)
+    return v.has_body, v.has_hand, v.is_unified
 
 
 def hand_presence(hand_mask):
@@ -38,11 +35,8 @@ def hand_presence(hand_mask):
 
 
 def probability_fusion(logits: list, how: str):
-    """Fuse experts in probability space; returns log-probabilities (valid logits).
-
-    noisy_or: p = 1 - prod_m (1 - softmax(z_m)), renormalised over classes, so one confident
-    expert is not vetoed by an unsure one. mean: the average of the experts' probabilities.
-    """
+    """The torch form of bharnet.variants.fuse for the probability fusions (noisy_or, mean):
+    log-probabilities, differentiable, exported to ONNX as standard ops."""
     probs = [F.softmax(z.float(), dim=-1) for z in logits]
     if how == "noisy_or":
         miss = torch.ones_like(probs[0])
@@ -64,8 +58,9 @@ class BHaRNet(nn.Module):
                  use_kernels: bool = True):
         super().__init__()
         self.variant = variant
+        self.spec = spec = get_variant(variant)
         self.num_classes = num_classes
-        self.has_body, self.has_hand, self.is_unified = experts_of(variant)
+        self.has_body, self.has_hand, self.is_unified = spec.has_body, spec.has_hand, spec.is_unified
         body_cfg = BackboneConfig.from_dict({**(backbone or {}), "use_kernels": use_kernels})
         hand_cfg = BackboneConfig.from_dict({**(backbone or {}), **(hand_backbone or {}),
                                              "use_kernels": use_kernels})
@@ -82,7 +77,7 @@ class BHaRNet(nn.Module):
             self.hand = GCNBackbone(in_channels, HAND21.adjacency(), hand_cfg)
             self.hand_head = ClassifierHead(self.hand.out_channels, num_classes, dropout)
 
-        if variant == "expertized":
+        if spec.private_branches:
             if not 1 <= branch_stages < body_cfg.num_stages:
                 raise ValueError(f"branch_stages must be in [1, {body_cfg.num_stages - 1}]")
             self.branch_from = body_cfg.num_stages - branch_stages
@@ -92,7 +87,7 @@ class BHaRNet(nn.Module):
             self.hand_private = copy.deepcopy(self.hand.blocks[self.branch_from:])
             self.body_private_head = ClassifierHead(self.body.out_channels, num_classes, dropout)
             self.hand_private_head = ClassifierHead(self.hand.out_channels, num_classes, dropout)
-        if variant in ("pam", "expertized"):
+        if spec.pooling == "pam":
             cb, ch = self.body.out_channels, self.hand.out_channels
             self.body_pam = PoolingAttention(cb, ch, use_kernels=use_kernels, **pam)
             self.hand_pam = PoolingAttention(ch, cb, use_kernels=use_kernels, **pam)
@@ -115,28 +110,25 @@ class BHaRNet(nn.Module):
             z = self.unified_head(masked_gap(self.unified(joints)))
             return {"logits": z, "body": None, "hand": None}
         present = hand_presence(hand_mask) if self.has_hand else None
-        if self.variant == "expertized":
+        if self.spec.private_branches:
             return self._forward_expertized(body, hand, present)
 
         fb = self.body(body) if self.has_body else None
         fh = self.hand(hand) if self.has_hand else None
-        if self.variant == "pam":
+        if self.spec.pooling == "pam":
             zb = self.body_head(self.body_pam(fb, fh, None, present))
             zh = self.hand_head(self.hand_pam(fh, fb, present, None))
         else:
             zb = self.body_head(masked_gap(fb)) if fb is not None else None
             zh = self.hand_head(masked_gap(fh, present)) if fh is not None else None
 
-        if self.variant == "body_only":
-            fused = zb
-        elif self.variant == "hand_only":
-            fused = zh
-        elif self.variant == "noisy_or":
-            fused = probability_fusion([zb, zh], "noisy_or")
-        elif self.variant == "late_fusion":
-            fused = probability_fusion([zb, zh], "mean")
-        else:  # vanilla, pam
+        fusion = self.spec.fusion
+        if fusion == "single":
+            fused = zb if zb is not None else zh
+        elif fusion == "sum":
             fused = zb + zh
+        else:  # noisy_or, mean
+            fused = probability_fusion([zb, zh], fusion)
         return {"logits": fused, "body": zb, "hand": zh}
 
     def _forward_expertized(self, body, hand, present):

@@ -40,6 +40,8 @@ class PoolingAttention(nn.Module):
         self.wo = nn.Parameter(torch.zeros(channels, dim))
         for w in (self.wq, self.wk, self.wv):
             nn.init.xavier_uniform_(w)
+        if use_kernels:
+            ops.require_kernels()  # fail here, not at the first forward deep inside training
         self.use_kernels = use_kernels
 
     def forward(self, feat, ctx, feat_mask=None, ctx_mask=None):

@@ -4,9 +4,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-# per-variant defaults: late fusion trains the experts separately (no coupling term)
+from bharnet.variants import get_variant
+
 DEFAULT_WEIGHTS = {"body": 1.0, "hand": 1.0, "cpl": 1.0}
-VARIANT_WEIGHTS = {"late_fusion": {"body": 1.0, "hand": 1.0, "cpl": 0.0}}
 
 
 def ensemble_loss(out: dict, labels, variant: str, weights: dict | None = None, hand_present=None,
@@ -16,7 +16,8 @@ def ensemble_loss(out: dict, labels, variant: str, weights: dict | None = None, 
     `hand_present`: the hand mask [N,T,I] or presence [N,I]. The hand term is averaged only over samples where a hand was seen, so clips with absent hands
     neither dominate nor dilute it. For single-network baselines only the fused term applies.
     """
-    w = {**DEFAULT_WEIGHTS, **VARIANT_WEIGHTS.get(variant, {}), **(weights or {})}
+    # a variant without the coupling term (late fusion) trains its experts separately
+    w = {**DEFAULT_WEIGHTS, **({} if get_variant(variant).coupling else {"cpl": 0.0}), **(weights or {})}
     ce = lambda z, y: F.cross_entropy(z, y, label_smoothing=label_smoothing)  # noqa: E731
     terms = {}
     single = out.get("body") is None or out.get("hand") is None

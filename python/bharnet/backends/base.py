@@ -1,9 +1,16 @@
-"""The backend protocol and the factory that picks one by name (or "auto")."""
+"""The backend protocol and the factory that picks one by name (or "auto").
+
+Backends that live outside the torch-free package (the torch backend, on the training side)
+register through the "bharnet.backends" entry-point group: name = "module:Class", with the class
+attribute `requires` naming the package that must import for it to run.
+"""
 from __future__ import annotations
 
 import importlib
-import inspect
+import importlib.metadata
 import importlib.util
+import inspect
+from functools import lru_cache
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -24,13 +31,28 @@ class BackendUnavailable(RuntimeError):
     """The requested backend cannot run here (package missing, no GPU, ...)."""
 
 
+ENTRY_POINTS = "bharnet.backends"
 # name -> (module, class, the import that must succeed for it to be usable)
-BACKENDS: dict[str, tuple[str, str, str]] = {
+BUILTIN: dict[str, tuple[str, str, str]] = {
     "onnxruntime": ("bharnet.backends.onnxruntime", "OnnxRuntimeBackend", "onnxruntime"),
     "tensorrt": ("bharnet.backends.tensorrt", "TensorRTBackend", "tensorrt"),
-    "torch": ("bharnet.backends.torch_backend", "TorchBackend", "torch"),
     "native": ("bharnet.backends.native", "NativeBackend", "bharnet._C"),
 }
+# what a missing package is installed with
+_EXTRAS = {"tensorrt": "[trt]", "torch": "[train]"}
+
+
+@lru_cache(maxsize=1)
+def registered() -> dict[str, tuple[str, str, str]]:
+    """name -> (module, class, required package) of the built-in backends and of the ones
+    registered through entry points (whose class names its package in `requires`)."""
+    found = dict(BUILTIN)
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINTS):
+        module, _, cls = ep.value.partition(":")
+        if ep.name not in found and _importable(module):
+            requires = getattr(importlib.import_module(module), cls).requires
+            found[ep.name] = (module, cls, requires)
+    return found
 # "auto": TensorRT only pays off on a GPU; onnxruntime is the portable CPU default; the native
 # kernels cover the edge variants without any runtime package; torch is a development fallback.
 AUTO_ORDER = ("tensorrt", "onnxruntime", "native", "torch")
@@ -49,13 +71,13 @@ def _wants_gpu(device: str | None) -> bool:
 
 def available_backends() -> list[str]:
     """Backends whose runtime package is installed (it may still refuse a given model/device)."""
-    return [n for n, (mod, _, dep) in BACKENDS.items() if _importable(dep) and _importable(mod)]
+    return [n for n, (mod, _, dep) in registered().items() if _importable(dep) and _importable(mod)]
 
 
 def _load(name: str, bundle, device: str | None, threads: int | None = None) -> Backend:
-    mod_name, cls_name, dep = BACKENDS[name]
+    mod_name, cls_name, dep = registered()[name]
     if not _importable(dep):
-        extra = {"tensorrt": "[trt]", "torch": "[train]"}.get(name, "")
+        extra = _EXTRAS.get(name, "")
         if name == "native":
             raise BackendUnavailable("backend 'native' needs the compiled extension bharnet._C, "
                                      "which this install lacks")
@@ -76,7 +98,7 @@ def get_backend(name: str, bundle, device: str | None = None, threads: int | Non
                 ) -> Backend:
     """A backend instance for `bundle` (a bharnet.bundle.Bundle or an object with the same API).
 
-    name: "auto" | "onnxruntime" | "tensorrt" | "torch". "auto" tries TensorRT only when a CUDA
+    name: "auto" | "onnxruntime" | "native" | "tensorrt" | "torch". "auto" tries TensorRT only when a CUDA
     device is asked for, then onnxruntime, then torch; it raises BackendUnavailable listing why
     each one failed. threads: CPU threads for backends that take the option (None: theirs).
     """
@@ -90,7 +112,7 @@ def get_backend(name: str, bundle, device: str | None = None, threads: int | Non
             except BackendUnavailable as e:
                 errors.append(f"{cand}: {e}")
         raise BackendUnavailable("no backend can run this model here: " + "; ".join(errors))
-    if name not in BACKENDS:
+    if name not in registered():
         raise BackendUnavailable(f"unknown backend {name!r}; choose auto or one of "
-                                 f"{', '.join(BACKENDS)}")
+                                 f"{', '.join(registered())}")
     return _load(name, bundle, device, threads)

@@ -1,4 +1,8 @@
-"""TensorRT backend: builds (or reuses from the cache) an engine for the bundle and runs it.
+"""TensorRT backend: runs the cached engine of the bundle on this GPU and TensorRT version.
+
+Engines are built on the target by the export side, once: `bharnet build-engine model.bharnet`
+(or `bharnet export CKPT --trt`); this backend finds the plan in the cache
+(bharnet.backends.trt_engine) and says how to build it when there is none.
 
 UNVERIFIED: written against the documented TensorRT 10.3 ... 11.x Python API (tensor-name I/O:
 `set_input_shape`, `set_tensor_address`, `execute_async_v3`) without access to TensorRT, which
@@ -121,14 +125,19 @@ class TensorRTBackend:
 
     def __init__(self, bundle, device: str | None = None, precision: str = "fp16", max_batch: int = 8,
                  cache_dir=None, plugin: bool = False):
-        from bharnet.export.trt import TrtUnavailable, build_engine, load_engine
+        from .trt_engine import TrtUnavailable, engine_key, engine_path, load_engine
 
         dev = int(str(device).split(":")[1]) if device and ":" in str(device) else 0
         try:
             import tensorrt as trt
 
-            path = build_engine(bundle, precision=precision, max_batch=max_batch, cache_dir=cache_dir,
-                                plugin=plugin, device=dev)
+            _, key = engine_key(bundle, precision, max_batch, plugin=plugin, device=dev)
+            path = engine_path(cache_dir, key)
+            if not path.is_file():
+                raise TrtUnavailable(
+                    f"no {precision} engine for this bundle, GPU and TensorRT {trt.__version__} in "
+                    f"{path.parent}; build it once with `bharnet build-engine {bundle.path} "
+                    f"--precision {precision} --max-batch {max_batch}`")
             self.engine, self._runtime = load_engine(path, plugin=plugin)
         except (ImportError, TrtUnavailable) as e:
             raise BackendUnavailable(f"tensorrt backend: {e}") from None

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from .spec import InputSpec
 from .dataset import Clip, Dataset, SkeletonDataset, load, save
-from .pipeline import (NORMALISATION, Augment, adapt, collate, normalisation_metadata, prepare,
-                       prepare_clip)
+from .pipeline import (NORMALISATION, Augment, CausalPreparer, adapt, collate, normalisation_metadata,
+                       prepare, prepare_clip, prepare_stream, take_steps)
 from .sampling import sample_indices, take_frames
 
 __all__ = ["InputSpec", "Clip", "Dataset", "SkeletonDataset", "load", "save", "NORMALISATION", "Augment", "adapt", "prepare", "prepare_clip", "collate",
-           "normalisation_metadata", "sample_indices", "take_frames"]
+           "normalisation_metadata", "sample_indices", "take_frames", "prepare_stream", "CausalPreparer",
+           "take_steps"]

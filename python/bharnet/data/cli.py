@@ -11,6 +11,8 @@ def register(sub) -> None:
     s.add_argument("--out", required=True, help="output file (.pkl or .npz)")
     s.add_argument("--classes", nargs="+", default=None,
                    help="class names (default: all); see bharnet.data.synth.DEFAULT_CLASSES")
+    s.add_argument("--with-idle", action="store_true",
+                   help="add an 'idle' class (the rest pose between actions), as the demo model has")
     s.add_argument("--clips-per-class", type=int, default=60)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--min-frames", type=int, default=48)
@@ -73,9 +75,11 @@ def register(sub) -> None:
 
 
 def _save(ds, out) -> None:
+    from ..progress import stage
     from .dataset import save
 
-    save(ds, out)
+    with stage(f"writing {out}", announce=False):
+        save(ds, out)
     print(f"wrote {out}: {len(ds)} clips, {ds.num_classes} classes, layout {ds.layout}, "
           f"splits {{{', '.join(f'{k}: {len(v)}' for k, v in ds.splits.items())}}}")
 
@@ -84,6 +88,8 @@ def _synth(args) -> int:
     from . import synth
 
     classes = tuple(args.classes) if args.classes else synth.DEFAULT_CLASSES
+    if args.with_idle and "idle" not in classes:
+        classes += ("idle",)
     frames = (args.min_frames, args.max_frames)
     if args.stream:
         import numpy as np
@@ -101,9 +107,12 @@ def _synth(args) -> int:
 
 
 def _convert(args) -> int:
+    from ..progress import stage
     from .dataset import load
 
-    _save(load(args.src, args.layout), args.dst)
+    with stage(f"reading {args.src}", announce=False):
+        ds = load(args.src, args.layout)
+    _save(ds, args.dst)
     return 0
 
 

@@ -1,8 +1,9 @@
 """The in-memory skeleton dataset that training consumes, and its two file formats.
 
-- PYSKL annotation pickles (`.pkl`): the de-facto format of skeleton action datasets. Reading one
-  runs `pickle.load`, which can execute code: only open pickles you trust. This is for the training
-  side only; the SDK never unpickles anything. Convert once with `bharnet data convert` to:
+- PYSKL annotation pickles (`.pkl`): the de-facto format of skeleton action datasets. They are read
+  by a restricted unpickler (`safe_pickle`) that admits only dicts, lists, strings, numbers and
+  NumPy arrays and refuses any other global, so a downloaded file cannot run code. The SDK never
+  unpickles anything. Convert once with `bharnet data convert` to:
 - `.npz` (safe): loads with `allow_pickle=False`. Ragged clips are packed as one array
   concatenated over clips (rows = persons x frames) plus per-clip offsets.
 
@@ -11,7 +12,9 @@ Optional top-level PYSKL keys honoured: `classes` (names), `layout` (a layout na
 """
 from __future__ import annotations
 
+import math
 import pathlib
+import zipfile
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -67,7 +70,10 @@ class SkeletonDataset:
         return [self.clips[i] for i in self.split_indices(name)]
 
     def validate(self, source: str = "dataset") -> None:
-        layout = get_layout(self.layout)
+        try:
+            layout = get_layout(self.layout)
+        except KeyError as e:
+            raise ValueError(f"{source}: {e.args[0]}") from None
         names = set()
         for i, c in enumerate(self.clips):
             where = f"{source}: clip {i} ({c.name!r})"
@@ -118,9 +124,17 @@ def _infer_layout(v: int, source: str) -> str:
 
 
 def from_pyskl(data, source: str = "<dict>", layout: str | None = None) -> SkeletonDataset:
-    """Build a dataset from a PYSKL-style dict, validating every field."""
+    """Build a dataset from a PYSKL-style dict, validating every field (ValueError if malformed)."""
+    try:
+        return _from_pyskl(data, source, layout)
+    except (TypeError, OverflowError, AttributeError, KeyError, IndexError) as e:
+        # a field of the wrong type somewhere (a list where a label should be, ...)
+        raise ValueError(f"{source}: malformed PYSKL data ({type(e).__name__}: {e})") from None
+
+
+def _from_pyskl(data, source: str, layout: str | None) -> SkeletonDataset:
     if not isinstance(data, dict) or "annotations" not in data:
-        got = sorted(data) if isinstance(data, dict) else type(data).__name__
+        got = sorted(map(repr, data)) if isinstance(data, dict) else type(data).__name__
         raise ValueError(f"{source}: expected a dict with 'annotations' (and 'split'), got {got}")
     anns = data["annotations"]
     if not isinstance(anns, (list, tuple)) or not anns:
@@ -132,7 +146,7 @@ def from_pyskl(data, source: str = "<dict>", layout: str | None = None) -> Skele
             raise ValueError(f"{where}: expected a dict, got {type(a).__name__}")
         for key in ("keypoint", "label", "frame_dir"):
             if key not in a:
-                raise ValueError(f"{where}: missing field {key!r} (has {sorted(a)})")
+                raise ValueError(f"{where}: missing field {key!r} (has {sorted(map(repr, a))})")
         kp = np.asarray(a["keypoint"], dtype=np.float32)
         if kp.ndim != 4:
             raise ValueError(f"{where} ({a['frame_dir']!r}): field 'keypoint' must be [M,T,V,C], "
@@ -160,12 +174,11 @@ def from_pyskl(data, source: str = "<dict>", layout: str | None = None) -> Skele
 
 
 def load_pyskl(path, layout: str | None = None) -> SkeletonDataset:
-    """Read a PYSKL pickle. Unpickling runs code from the file: trusted files only (training side)."""
-    import pickle
+    """Read a PYSKL pickle through the data-only unpickler (UnsafePickleError, a ValueError, for
+    anything that is not plain data)."""
+    from . import safe_pickle
 
-    with open(path, "rb") as f:
-        data = pickle.load(f)  # noqa: S301 - documented: PYSKL format, trusted training data only
-    return from_pyskl(data, str(path), layout)
+    return from_pyskl(safe_pickle.load(path), str(path), layout)
 
 
 def save_pyskl(ds: SkeletonDataset, path) -> None:
@@ -204,34 +217,70 @@ def save_npz(ds: SkeletonDataset, path) -> None:
     )
 
 
-_NPZ_KEYS = ("format", "keypoint", "score", "offsets", "persons_frames", "label", "name", "classes",
-             "layout", "hand_intensive", "split_names", "split_offsets", "split_index")
+# key -> (ndim, dtype kinds): what save_npz writes; anything else is refused before use
+_NPZ_KEYS = {"format": (0, "U"), "keypoint": (3, "f"), "score": (2, "f"), "offsets": (1, "iu"),
+             "persons_frames": (2, "iu"), "label": (1, "iu"), "name": (1, "U"), "classes": (1, "U"),
+             "layout": (0, "U"), "hand_intensive": (1, "iu"), "split_names": (1, "U"),
+             "split_offsets": (1, "iu"), "split_index": (1, "iu")}
+
+
+def _npz_member(z: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
+    """One .npy member, its header checked against the member's size before any allocation
+    (NumPy allocates the declared shape first, so a lying header could ask for terabytes)."""
+    fmt = np.lib.format
+    with z.open(info) as f:
+        version = fmt.read_magic(f)
+        read_header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+        shape, _, dtype = read_header(f)
+        header_end = f.tell()
+    if dtype.hasobject:
+        raise ValueError(f"member {info.filename!r} holds Python objects (refused: not data)")
+    if any(n < 0 for n in shape) or header_end + math.prod(shape) * dtype.itemsize != info.file_size:
+        raise ValueError(f"member {info.filename!r}: its header's shape {shape} does not match its size")
+    with z.open(info) as f:
+        return fmt.read_array(f, allow_pickle=False)
+
+
+def _read_npz(path) -> dict[str, np.ndarray]:
+    try:
+        with zipfile.ZipFile(path) as z:
+            infos = {i.filename[:-4]: i for i in z.infolist() if i.filename.endswith(".npy")}
+            missing = [k for k in _NPZ_KEYS if k not in infos]
+            if missing:
+                raise ValueError(f"not a bharnet skeleton npz, missing arrays {missing}")
+            d = {k: _npz_member(z, infos[k]) for k in _NPZ_KEYS}
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}") from None
+    except Exception as e:   # noqa: BLE001 - a damaged zip fails in many ways; one error type out
+        raise ValueError(f"{path}: not a readable .npz ({type(e).__name__}: {e})") from None
+    for k, (ndim, kinds) in _NPZ_KEYS.items():
+        if d[k].ndim != ndim or d[k].dtype.kind not in kinds:
+            raise ValueError(f"{path}: array {k!r} is {d[k].dtype}{list(d[k].shape)}, expected "
+                             f"{ndim}-d of kind {kinds!r}")
+    return d
 
 
 def load_npz(path) -> SkeletonDataset:
-    """Read the safe npz format (never unpickles)."""
-    with np.load(path, allow_pickle=False) as z:
-        missing = [k for k in _NPZ_KEYS if k not in z.files]
-        if missing:
-            raise ValueError(f"{path}: not a bharnet skeleton npz, missing arrays {missing}")
-        d = {k: z[k] for k in _NPZ_KEYS}
+    """Read the safe npz format (never unpickles); ValueError for anything else."""
+    d = _read_npz(path)
     if str(d["format"]) != NPZ_FORMAT:
         raise ValueError(f"{path}: format {str(d['format'])!r}, expected {NPZ_FORMAT!r}")
-    kp, sc, off, mt = d["keypoint"], d["score"], d["offsets"], d["persons_frames"]
+    kp, sc, off, mt = d["keypoint"], d["score"], d["offsets"].astype(np.int64), d["persons_frames"]
     n = len(d["label"])
     if off.shape != (n + 1,) or mt.shape != (n, 2) or len(d["name"]) != n:
         raise ValueError(f"{path}: offsets {off.shape}, persons_frames {mt.shape}, name "
                          f"{d['name'].shape} do not match {n} labels")
-    if kp.ndim != 3 or sc.shape != kp.shape[:2] or off[-1] != kp.shape[0] or np.any(np.diff(off) < 0):
-        raise ValueError(f"{path}: keypoint {kp.shape} / score {sc.shape} / offsets end {off[-1]} "
-                         f"are inconsistent")
-    if np.any(mt.prod(1) != np.diff(off)):
+    if sc.shape != kp.shape[:2] or off[0] != 0 or off[-1] != kp.shape[0] or np.any(np.diff(off) < 0):
+        raise ValueError(f"{path}: keypoint {kp.shape} / score {sc.shape} / offsets "
+                         f"{off[0]}..{off[-1]} are inconsistent")
+    if np.any(mt < 0) or np.any(mt.astype(np.int64).prod(1) != np.diff(off)):
         raise ValueError(f"{path}: persons_frames do not match the offsets")
     clips = [Clip(kp[off[i]:off[i + 1]].reshape(mt[i, 0], mt[i, 1], kp.shape[1], kp.shape[2]),
                   sc[off[i]:off[i + 1]].reshape(mt[i, 0], mt[i, 1], kp.shape[1]),
                   int(d["label"][i]), str(d["name"][i])) for i in range(n)]
-    so, si = d["split_offsets"], d["split_index"]
-    if so.shape != (len(d["split_names"]) + 1,) or (si.size and (si.min() < 0 or si.max() >= n)):
+    so, si = d["split_offsets"].astype(np.int64), d["split_index"]
+    if so.shape != (len(d["split_names"]) + 1,) or (so.size and (so[0] != 0 or so[-1] != si.size)) \
+            or np.any(np.diff(so) < 0) or (si.size and (si.min() < 0 or si.max() >= n)):
         raise ValueError(f"{path}: split arrays are inconsistent")
     splits = {str(s): [clips[j].name for j in si[so[k]:so[k + 1]]]
               for k, s in enumerate(d["split_names"])}
@@ -240,7 +289,7 @@ def load_npz(path) -> SkeletonDataset:
 
 
 def load(path, layout: str | None = None) -> SkeletonDataset:
-    """Load a dataset by extension: .npz (safe) or .pkl/.pickle (PYSKL, trusted files only)."""
+    """Load a dataset by extension: .npz or .pkl/.pickle (PYSKL, data-only unpickler)."""
     p = pathlib.Path(path)
     if not p.exists():
         raise FileNotFoundError(f"dataset file not found: {p}")

@@ -13,6 +13,10 @@
   their own (this is the handicap of the unified method the paper argues against).
 
 Missing joints stay exactly zero. Scores are not touched.
+
+These are the "window" normalisation's statistics (one set per window). The causal ("causal-v1")
+normalisation of streaming models applies the same statistics per frame, over the frame's trailing
+horizon only: see causal.py.
 """
 from __future__ import annotations
 
@@ -41,8 +45,25 @@ NORMALISATION = {
 }
 
 
+CAUSAL_NORMALISATION = {
+    **NORMALISATION,
+    "version": "bharnet-norm-causal-1",
+    "body": "per frame t, over the present frames [t-K+1, t] of the stream: centre=median of present "
+            "body joints (all persons); scale=median present bone length (the layout's body part "
+            "only); frame t is normalised once and never changes",
+    "hand": "per-frame wrist centre; scale=mean wrist-MCP distance over frames [t-K+1, t]; "
+            "left hand x mirrored",
+    "unified": "body centre and scale (over frames [t-K+1, t]) applied to all joints",
+    "motion": "x[t]-x[t-1], first frame 0, zero unless both frames present",
+    "before_start": "frames before a stream's first frame are missing (zero coords, zero score, "
+                    "hand absent)",
+}
+
+
 def normalisation_metadata(spec: InputSpec) -> dict:
     """What goes into the bundle's metadata: the method plus the spec it was applied with."""
+    if spec.causal:
+        return {**CAUSAL_NORMALISATION, "horizon": spec.norm_horizon, "spec": spec.to_dict()}
     return {**NORMALISATION, "spec": spec.to_dict()}
 
 

@@ -17,6 +17,7 @@ import re
 
 import numpy as np
 
+from ..progress import progress
 from .dataset import Clip, SkeletonDataset
 from .resources import read_json, read_lines
 
@@ -99,6 +100,8 @@ def read_skeleton(path) -> tuple[np.ndarray, np.ndarray, list[str]]:
             raise ValueError(f"{path}: line {pos}: expected {what} (an integer), got {v!r}") from None
 
     n_frames = count("the frame count")
+    if n_frames < 0:
+        raise ValueError(f"{path}: line 1: negative frame count {n_frames}")
     per_body: dict[str, tuple[list[int], list[np.ndarray]]] = {}
     for f in range(n_frames):
         for _ in range(count(f"the body count of frame {f}")):
@@ -122,7 +125,8 @@ def read_skeleton(path) -> tuple[np.ndarray, np.ndarray, list[str]]:
         frames, joints = per_body[bid]
         arr = np.stack(joints)                                     # [n, 25, 12]
         kp[b, frames] = arr[..., :3]
-        state = np.clip(arr[..., 11].astype(int), 0, 2)
+        # trackingState is 0, 1 or 2; anything else (nan, 1e300) is clipped before the cast
+        state = np.clip(np.nan_to_num(arr[..., 11], nan=0.0), 0, 2).astype(int)
         sc[b, frames] = _TRACKING_SCORE[state]
     return kp, sc, ids
 
@@ -195,7 +199,8 @@ def convert_ntu(directory, benchmark: str = "xsub", dataset: str | None = None,
     n_cls = _num_classes(dataset)
     missing = load_missing(dataset, missing_file)
     clips, train, test, skipped_list, skipped_empty = [], [], [], 0, 0
-    for f in files:
+    for f in progress(files, desc=f"NTU skeleton files ({directory})", unit="file",
+                      quiet=not verbose):
         action = parse_name(f.stem)["action"]          # also validates the name
         name = NAME_RE.search(f.stem).group(0)
         if action > n_cls:

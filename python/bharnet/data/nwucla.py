@@ -14,6 +14,7 @@ import re
 
 import numpy as np
 
+from ..progress import progress
 from .dataset import Clip, SkeletonDataset
 
 NAME_RE = re.compile(r"a(\d+)_s(\d+)_e(\d+)_v(\d+)")
@@ -31,15 +32,25 @@ def parse_name(name: str) -> dict[str, int]:
     return dict(zip(("action", "subject", "episode", "view"), map(int, m.groups())))
 
 
+def _floats(path, values) -> np.ndarray:
+    try:
+        return np.asarray(values, dtype=np.float32)
+    except (TypeError, ValueError) as e:   # ragged lists, objects, words where numbers go
+        raise ValueError(f"{path}: not a grid of numbers ({e})") from None
+
+
 def read_sample(path) -> tuple[np.ndarray, np.ndarray]:
     """-> keypoint [1,T,20,3], score [1,T,20]."""
     path = pathlib.Path(path)
     score = None
     if path.suffix == ".json":
-        d = json.loads(path.read_text())
+        try:
+            d = json.loads(path.read_text())
+        except RecursionError:   # nesting deeper than any skeleton file: not one
+            raise ValueError(f"{path}: JSON nested too deeply") from None
         if not isinstance(d, dict) or "skeletons" not in d:
             raise ValueError(f"{path}: expected a JSON object with 'skeletons'")
-        arr = np.asarray(d["skeletons"], dtype=np.float32)
+        arr = _floats(path, d["skeletons"])
         if arr.ndim != 3 or arr.shape[1:] != (NUM_JOINTS, 3):
             raise ValueError(f"{path}: 'skeletons' must be [T,{NUM_JOINTS},3], got {arr.shape}")
     else:
@@ -49,7 +60,7 @@ def read_sample(path) -> tuple[np.ndarray, np.ndarray]:
             raise ValueError(f"{path}: lines must all hold 60/80 (a frame) or 3/4 (a joint) values, "
                              f"got widths {sorted(widths)}")
         w = widths.pop()
-        flat = np.asarray(rows, dtype=np.float32).reshape(-1, w // (20 if w > 4 else 1))
+        flat = _floats(path, rows).reshape(-1, w // (20 if w > 4 else 1))
         if flat.shape[0] % NUM_JOINTS:
             raise ValueError(f"{path}: {flat.shape[0]} joint rows is not a multiple of {NUM_JOINTS}")
         arr = flat[:, :3].reshape(-1, NUM_JOINTS, 3)
@@ -68,7 +79,7 @@ def convert_nwucla(root) -> SkeletonDataset:
     if not files:
         raise FileNotFoundError(f"no aXX_sYY_eZZ_vWW .json/.txt samples under {root}")
     clips, train, test = [], [], []
-    for f in files:
+    for f in progress(files, desc=f"NW-UCLA samples ({root})", unit="file"):
         info = parse_name(f.stem)
         if info["action"] not in ACTION_IDS:
             raise ValueError(f"{f}: action a{info['action']:02d} is not an NW-UCLA action {ACTION_IDS}")

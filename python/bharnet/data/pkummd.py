@@ -17,6 +17,7 @@ import re
 
 import numpy as np
 
+from ..progress import progress
 from .dataset import Clip, SkeletonDataset
 
 NUM_CLASSES = 51
@@ -78,8 +79,12 @@ def read_split_file(path) -> dict[str, set[str]]:
     path = pathlib.Path(path)
     text = path.read_text()
     if path.suffix == ".json":
-        d = json.loads(text)
-        if not isinstance(d, dict) or not {"train", "test"} <= set(d):
+        try:
+            d = json.loads(text)
+        except RecursionError:
+            raise ValueError(f"{path}: JSON nested too deeply") from None
+        if not isinstance(d, dict) or not {"train", "test"} <= set(d) \
+                or not all(isinstance(d[k], list) for k in ("train", "test")):
             raise ValueError(f"{path}: JSON split must have 'train' and 'test' lists")
         return {"train": set(map(str, d["train"])), "test": set(map(str, d["test"]))}
     out: dict[str, set[str]] = {"train": set(), "test": set()}
@@ -109,7 +114,7 @@ def convert_pkummd(skeleton_dir, label_dir, split_file, classes: list[str] | Non
     files = sorted(label_dir.glob("*.txt"))
     if not files:
         raise FileNotFoundError(f"no label .txt files in {label_dir}")
-    for lab in files:
+    for lab in progress(files, desc=f"PKU-MMD videos ({label_dir})", unit="video"):
         video = lab.stem
         if video in split["train"]:
             dest = train

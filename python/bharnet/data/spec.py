@@ -10,6 +10,13 @@ from dataclasses import asdict, dataclass, fields
 STREAMS = ("j", "b", "jm", "bm")
 HAND_JOINTS = 21
 UNIFIED_LAYOUT = "unified"
+# "window": statistics of the whole window, forward motion (today's windowed models).
+# "causal-v1": frame t is normalised once, with statistics of frames [t-K+1, t] of its own stream,
+# and motion is the backward difference, so a prepared frame never changes (streaming models).
+NORMALISATIONS = ("window", "causal-v1")
+# fields added after the first bundles: written only when they differ from the default, so a
+# windowed model's spec dict stays what older readers expect
+_CAUSAL_FIELDS = ("normalisation", "norm_horizon")
 
 
 @dataclass(frozen=True)
@@ -24,6 +31,8 @@ class InputSpec:
     window: int = 64              # T
     num_person: int = 1           # M
     score_threshold: float = 0.3  # below this a keypoint counts as missing
+    normalisation: str = "window"  # see NORMALISATIONS
+    norm_horizon: int = 32        # K: frames of trailing statistics (causal normalisation only)
 
     def __post_init__(self):
         from ..layouts import get_layout
@@ -35,13 +44,22 @@ class InputSpec:
         if int(self.window) < 1 or int(self.num_person) < 1:
             raise ValueError(f"InputSpec.window and num_person must be >= 1, got "
                              f"{self.window!r}, {self.num_person!r}")
+        if self.normalisation not in NORMALISATIONS:
+            raise ValueError(f"InputSpec.normalisation must be one of {NORMALISATIONS}, got "
+                             f"{self.normalisation!r}")
+        if not isinstance(self.norm_horizon, int) or self.norm_horizon < 1:
+            raise ValueError(f"InputSpec.norm_horizon must be an integer >= 1, got {self.norm_horizon!r}")
         if not (self.unified or self.body or self.hands):
             raise ValueError("InputSpec: body, hands and unified are all off; the model has no input")
         get_layout(self.body_layout)  # KeyError naming the known layouts
 
     # ---- serialisation (bundle metadata) ---------------------------------
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if not self.causal:  # a windowed spec has no use for the causal fields
+            for k in _CAUSAL_FIELDS:
+                d.pop(k)
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "InputSpec":
@@ -50,6 +68,11 @@ class InputSpec:
         if unknown:
             raise ValueError(f"InputSpec.from_dict: unknown keys {unknown}; known: {sorted(known)}")
         return cls(**d)
+
+    @property
+    def causal(self) -> bool:
+        """Frames are prepared once, from the current and past frames only (streaming models)."""
+        return self.normalisation != "window"
 
     # ---- shapes --------------------------------------------------------------
     @property

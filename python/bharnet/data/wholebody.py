@@ -13,6 +13,7 @@ import pathlib
 
 import numpy as np
 
+from ..progress import progress
 from .dataset import Clip, SkeletonDataset
 
 HOLISTIC_V, WHOLEBODY_V = 75, 133
@@ -75,7 +76,7 @@ def dataset_from_arrays(paths, label: str | None = None, window: int = 64, strid
     """
     items = []
     layout = None
-    for p in map(pathlib.Path, paths):
+    for p in progress(list(map(pathlib.Path, paths)), desc="keypoint arrays", unit="file"):
         kp, sc, lay = to_keypoints(np.load(p, allow_pickle=False))
         if layout not in (None, lay):
             raise ValueError(f"{p}: layout {lay} differs from the other files' {layout}")

@@ -1,7 +1,10 @@
 """bharnet::graph_conv: the graph convolution as a torch custom op over the native kernels.
 
 Forward and backward each run one native kernel (CPU or CUDA). The op has a fake impl and an
-autograd rule, so torch.compile and torch.export treat it as one opaque node.
+autograd rule, so torch.compile and torch.export treat it as one opaque node. Where the kernel
+cannot run (no _C, a CUDA tensor with a CPU-only _C, a dtype other than float32/float64) the op
+raises KernelUnavailable; reference.graph_conv_ref is the explicit plain-PyTorch path. Under
+autocast the op takes float32 (the kernels have no half-precision path).
 """
 from __future__ import annotations
 
@@ -11,7 +14,6 @@ import torch
 from torch import Tensor
 
 from . import _native
-from .reference import graph_conv_ref
 
 
 def _dims(x: Tensor, A: Tensor, W: Tensor) -> tuple:
@@ -35,20 +37,11 @@ def _check(x, A, W, b, residual):
                      lambda: f"graph_conv: residual must be [N,O,T,V], got {tuple(residual.shape)}")
 
 
-def _native_ok(*ts: Optional[Tensor]) -> bool:
-    present = [t for t in ts if t is not None]
-    x = present[0]
-    return (x.dtype in _native.NATIVE_DTYPES
-            and all(t.dtype == x.dtype and t.device == x.device for t in present)
-            and _native.supports(x.device, "graph_conv_forward_ptr"))
-
-
 @torch.library.custom_op("bharnet::graph_conv", mutates_args=())
 def graph_conv_op(x: Tensor, A: Tensor, W: Tensor, b: Optional[Tensor], relu: bool,
                   residual: Optional[Tensor]) -> Tensor:
     _check(x, A, W, b, residual)
-    if not _native_ok(x, A, W, b, residual):
-        return graph_conv_ref(x, A, W, b, relu, residual).contiguous()
+    _native.require("graph_conv", "graph_conv_forward_ptr", (x, A, W, b, residual))
     x, A, W = x.contiguous(), A.contiguous(), W.contiguous()
     b = None if b is None else b.contiguous()
     residual = None if residual is None else residual.contiguous()
@@ -75,8 +68,7 @@ def graph_conv_backward_op(gy: Tensor, x: Tensor, A: Tensor, W: Tensor, y: Optio
     """Returns (dx, dA, dW, db, d_pre); d_pre (the gradient before the ReLU) is empty unless
     need_pre. y, the forward output, is required when relu is set."""
     torch._check(not relu or y is not None, lambda: "graph_conv_backward: relu needs y")
-    if not _native_ok(gy, x, A, W, y):
-        return _backward_ref(gy, x, A, W, y, relu, need_pre)
+    _native.require("graph_conv", "graph_conv_backward_ptr", (gy, x, A, W, y))
     gy, x, A, W = gy.contiguous(), x.contiguous(), A.contiguous(), W.contiguous()
     y = None if y is None else y.contiguous()
     dims = _dims(x, A, W)
@@ -91,17 +83,6 @@ def graph_conv_backward_op(gy: Tensor, x: Tensor, A: Tensor, W: Tensor, y: Optio
                    gx.data_ptr(), gA.data_ptr(), gW.data_ptr(), gb.data_ptr(),
                    g_pre.data_ptr() if need_pre else 0)
     return gx, gA, gW, gb, g_pre
-
-
-def _backward_ref(gy, x, A, W, y, relu, need_pre):
-    g = gy * (y > 0) if relu else gy
-    xa = torch.einsum("nctv,kvw->nkctw", x, A)
-    gW = torch.einsum("notw,nkctw->koc", g, xa)
-    gxa = torch.einsum("notw,koc->nkctw", g, W)
-    gx = torch.einsum("nkctw,kvw->nctv", gxa, A)
-    gA = torch.einsum("nctv,nkctw->kvw", x, gxa)
-    pre = g.clone() if need_pre else gy.new_empty(0)
-    return gx.contiguous(), gA.contiguous(), gW.contiguous(), g.sum((0, 2, 3)), pre
 
 
 @graph_conv_backward_op.register_fake
@@ -130,6 +111,8 @@ def _backward(ctx, gy):
 
 
 graph_conv_op.register_autograd(_backward, setup_context=_setup_context)
+for _device in ("cpu", "cuda"):
+    torch.library.register_autocast("bharnet::graph_conv", _device, torch.float32)
 
 
 def graph_conv(x: Tensor, A: Tensor, W: Tensor, b: Optional[Tensor] = None, relu: bool = False,

@@ -5,6 +5,10 @@ ops and differentiates it. Measured (bench/kernels.py), native forward + that re
 slower than differentiating the reference directly, because the recompute repeats the whole
 forward; so `pool_attention` only takes the native path when no gradient is needed, and
 training runs the reference under autograd. The op keeps its autograd rule for direct callers.
+
+`pool_attention` (either path) raises KernelUnavailable where the native kernel cannot run on
+its inputs, so asking for the kernels never silently means the reference everywhere;
+reference.pool_attention_ref is the explicit plain-PyTorch path.
 """
 from __future__ import annotations
 
@@ -39,19 +43,16 @@ def _check(x, ctx, x_mask, ctx_mask, wq, wk, wv, wo, num_heads):
         torch._check(ctx_mask.shape == (n, ctx.shape[4]), lambda: "pool_attention: ctx_mask [N,I2]")
 
 
-def _native_ok(x, ctx, wq, wk, wv, wo) -> bool:
-    ts = (x, ctx, wq, wk, wv, wo)
-    return (x.dtype in _native.NATIVE_DTYPES
-            and all(t.dtype == x.dtype and t.device == x.device for t in ts)
-            and _native.supports(x.device, "pool_attention_forward_ptr"))
+def _require(x, ctx, x_mask, ctx_mask, wq, wk, wv, wo) -> None:
+    _native.require("pool_attention", "pool_attention_forward_ptr", (x, ctx, wq, wk, wv, wo),
+                    same_device=(x_mask, ctx_mask))
 
 
 @torch.library.custom_op("bharnet::pool_attention", mutates_args=())
 def pool_attention_op(x: Tensor, ctx: Tensor, x_mask: Optional[Tensor], ctx_mask: Optional[Tensor],
                       wq: Tensor, wk: Tensor, wv: Tensor, wo: Tensor, num_heads: int) -> Tensor:
     _check(x, ctx, x_mask, ctx_mask, wq, wk, wv, wo, num_heads)
-    if not _native_ok(x, ctx, wq, wk, wv, wo):
-        return pool_attention_ref(x, ctx, x_mask, ctx_mask, wq, wk, wv, wo, num_heads).contiguous()
+    _require(x, ctx, x_mask, ctx_mask, wq, wk, wv, wo)
     x, ctx, wq, wk, wv, wo = (t.contiguous() for t in (x, ctx, wq, wk, wv, wo))
     xm = None if x_mask is None else x_mask.to(x.dtype).contiguous()
     cm = None if ctx_mask is None else ctx_mask.to(x.dtype).contiguous()
@@ -115,6 +116,8 @@ def _backward(ctx, grad):
 
 
 pool_attention_op.register_autograd(_backward, setup_context=_setup_context)
+for _device in ("cpu", "cuda"):
+    torch.library.register_autocast("bharnet::pool_attention", _device, torch.float32)
 
 
 def pool_attention(x: Tensor, ctx: Tensor, x_mask: Optional[Tensor], ctx_mask: Optional[Tensor],
@@ -123,6 +126,8 @@ def pool_attention(x: Tensor, ctx: Tensor, x_mask: Optional[Tensor], ctx_mask: O
 
     Same contract as reference.pool_attention_ref.
     """
+    # the device check covers both paths; dtypes are the op's to check (autocast casts first)
+    _native.require_device("pool_attention", "pool_attention_forward_ptr", x.device)
     if torch.is_grad_enabled() and any(t.requires_grad for t in (x, ctx, wq, wk, wv, wo)):
         return pool_attention_ref(x, ctx, x_mask, ctx_mask, wq, wk, wv, wo, num_heads)
     return pool_attention_op(x, ctx, x_mask, ctx_mask, wq, wk, wv, wo, num_heads)

@@ -4,6 +4,7 @@ Frames come out RGB uint8 [H, W, 3], the convention of `bharnet.rgb.roi` (OpenCV
 """
 from __future__ import annotations
 
+import pathlib
 
 import numpy as np
 
@@ -16,11 +17,20 @@ def _cv2():
     return cv2
 
 
+def open_capture(cv2, path):
+    """An opened cv2.VideoCapture, or a clear error for a missing or undecodable file."""
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"video not found: {path}")
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        raise ValueError(f"{path}: OpenCV cannot open this video")
+    return cap
+
+
 def read_frames(path, indices=None) -> list[np.ndarray]:
     """Frames `indices` (all when None) of a video file, RGB uint8. Decodes sequentially (seeking is
     unreliable across codecs) and stops after the last wanted frame."""
-    from ..sdk.video import open_capture
-
     cap = open_capture(_cv2(), path)
     want = None if indices is None else sorted(set(int(i) for i in np.atleast_1d(indices)))
     got: dict[int, np.ndarray] = {}
@@ -44,8 +54,6 @@ def read_frames(path, indices=None) -> list[np.ndarray]:
 
 
 def video_info(path) -> dict:
-    from ..sdk.video import open_capture
-
     cv2 = _cv2()
     cap = open_capture(cv2, path)  # a missing file is an error, not zeros
     try:
@@ -57,4 +65,4 @@ def video_info(path) -> dict:
         cap.release()
 
 
-__all__ = ["read_frames", "video_info"]
+__all__ = ["open_capture", "read_frames", "video_info"]

@@ -13,7 +13,7 @@ def default_model_path() -> pathlib.Path:
 
 def load_model(model=None):
     """None -> the embedded default bundle; a path -> open_bundle(path); an object with
-    `.metadata` (an opened Bundle, or a stand-in with the same API) is used as is."""
+    `.meta` (an opened Bundle, or a stand-in with the same API) is used as is."""
     from ..bundle import open_bundle
 
     if model is None:
@@ -21,8 +21,8 @@ def load_model(model=None):
         if not path.is_file():
             raise FileNotFoundError(
                 f"no embedded default model in this install ({path} is missing); build it with "
-                f"`python -m bharnet.sdk.make_default_model` or pass a bundle path")
+                f"`make default-model` or pass a bundle path")
         return open_bundle(path)
-    if hasattr(model, "metadata"):
+    if hasattr(model, "meta"):
         return model
     return open_bundle(model)

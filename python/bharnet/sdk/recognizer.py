@@ -3,10 +3,14 @@
     rec = Recognizer()                       # the embedded demo model, best backend available
     rec.run(clip)                            # [T,V,C] or [M,T,V,C] -> one Recognition
     for r in rec.run(frames): ...            # any iterable of frames -> a Recognition per stride
-    rec.push(frame, timestamp_ms, track_id)  # live feeds; Recognition (also to on_result) or None
+    rec.push(frame, timestamp, track_id)     # live feeds; Recognition (also to on_result) or None
+    rec.stats()                              # frames, results, drops, evictions, latency, per track
 """
 from __future__ import annotations
 
+import dataclasses
+import logging
+import math
 import threading
 import time
 from typing import Callable, Iterable, Iterator
@@ -16,15 +20,20 @@ import numpy as np
 from ..data.adapt import source_has_hands
 from ..data.pipeline import prepare, prepare_clip
 from ..data.sampling import sample_indices, take_frames
+from ..bundle import DEFAULT_STRIDE
 from ..data.spec import InputSpec
 from ..layouts import get_layout
 from .adapters import RowSplitter, frame_to_rows
-from .model import load_model
-from .results import Recognition
+from .model import default_model_path, load_model
+from .options import RecognizerOptions
+from .presence import body_presence
+from .results import LOW_CONFIDENCE, NO_PERSON, Recognition
 from .rgb import RGBBranch, has_rgb
-from .tracks import TimestampError, Track, TrackTable
+from .tracks import Ring, TimestampError, Track, TrackTable, percentiles
 
-DEFAULT_STRIDE = 8
+log = logging.getLogger("bharnet.sdk")
+
+_LATENCIES = 4096   # recent window latencies kept for stats() percentiles
 # layouts a Recognizer(layout=None) recognises by their number of keypoints per frame
 _LAYOUT_BY_JOINTS = {get_layout(n).num_joints: n for n in
                      ("mediapipe_holistic", "coco_wholebody", "ntu25", "jhmdb15", "coco17")}
@@ -36,52 +45,83 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum()
 
 
+def _open(model, trusted_keys):
+    """The bundle: load_model's rules, and with trusted_keys a signature check on the file."""
+    if trusted_keys is None:
+        return load_model(model)
+    from ..bundle import open_bundle
+
+    path = default_model_path() if model is None else getattr(model, "path", model)
+    return open_bundle(path, trusted_keys=trusted_keys)
+
+
+def _spec(bundle) -> InputSpec:
+    from ..container import BundleError
+
+    try:
+        return InputSpec.from_dict(bundle.meta.spec)
+    except (KeyError, TypeError, ValueError) as e:
+        raise BundleError(f"{getattr(bundle, 'path', 'bundle')}: metadata 'spec' is invalid ({e})") from None
+
+
 class Recognizer:
     """Skeleton action recognizer over a model bundle.
 
     model: a bundle path, an opened Bundle, or None for the embedded demo model.
-    backend: "auto" | "onnxruntime" | "tensorrt" | "torch".
-    layout: the layout of the frames you feed (None: told by the first input's number of
-        keypoints: 75 mediapipe_holistic, 133 coco_wholebody, 25 ntu25, 15 jhmdb15, 17 coco17);
-        converted to the model's joints by bharnet.data.pipeline.
-    window: frames per recognition in stream mode (default: the model's window; another value
-        is resampled to it); stride: frames between recognitions (default: the bundle's).
-    max_gap_ms: a longer gap between two frames of a track resets it; idle_timeout_ms and
-        max_tracks bound the number of live tracks. threads: CPU threads for the backend.
+    backend: "auto" | "onnxruntime" | "native" | "tensorrt" | "torch"; device: None, "cpu", "cuda".
+    options: a RecognizerOptions (every setting, validated); its fields may also be given as
+        keyword arguments (layout, window and stride also positionally), which override it.
+    on_result: called with every Recognition push() completes; an exception it raises is logged
+        and counted (stats()["callback_errors"]), and the stream goes on.
+    trusted_keys: Ed25519 public keys (PEM paths, raw bytes, hex); when given, the bundle must be
+        signed by one of them (bharnet export --sign), else SignatureError.
     """
 
     def __init__(self, model=None, backend: str = "auto", layout: str | None = None,
                  window: int | None = None, stride: int | None = None, device: str | None = None,
-                 *, top_k: int = 5, fps: float = 30.0, max_gap_ms: float | None = 1000.0,
-                 idle_timeout_ms: float | None = 10_000.0, max_tracks: int = 16,
+                 *, options: RecognizerOptions | None = None,
                  on_result: Callable[[Recognition], None] | None = None,
-                 threads: int | None = None):
+                 trusted_keys=None, **overrides):
         from ..backends import get_backend
 
-        self.bundle = load_model(model)
-        meta = self.bundle.metadata
-        self.spec = InputSpec.from_dict(meta["spec"])
-        self.classes = [str(c) for c in meta["classes"]]
-        self.model_layout = meta.get("layout")
-        self.window = int(window or self.spec.window)
-        self.stride = int(stride or meta.get("stride") or DEFAULT_STRIDE)
-        if self.window < 1 or self.stride < 1:
-            raise ValueError(f"window and stride must be >= 1, got {self.window}, {self.stride}")
-        self.top_k = max(1, min(int(top_k), len(self.classes)))
-        self.fps = float(fps)
-        self.max_gap_ms = max_gap_ms
-        self.on_result = on_result
+        unknown = sorted(set(overrides) - set(RecognizerOptions.names()))
+        if unknown:
+            raise TypeError(f"Recognizer() got unknown option(s) {unknown}; options are "
+                            f"{', '.join(RecognizerOptions.names())}")
+        given = {k: v for k, v in (("layout", layout), ("window", window), ("stride", stride))
+                 if v is not None}
+        if options is not None and not isinstance(options, RecognizerOptions):
+            raise TypeError(f"options must be a RecognizerOptions, got {type(options).__name__}")
+        opts = dataclasses.replace(options or RecognizerOptions(), **given, **overrides)
 
-        self.backend = get_backend(backend, self.bundle, device, threads=threads)
+        self.bundle = _open(model, trusted_keys)
+        meta = self.bundle.meta
+        self.spec = _spec(self.bundle)
+        self.classes = list(meta.classes)
+        self.model_layout = meta.layout
+        self.window = opts.window or self.spec.window
+        self.stride = opts.stride or meta.stride or DEFAULT_STRIDE
+        self.options = dataclasses.replace(opts, window=self.window, stride=self.stride)
+        self.top_k = min(opts.top_k, len(self.classes))
+        self.fps = opts.fps
+        self.max_gap_ms = opts.max_gap_ms
+        self.on_result = on_result
+        self._clock = opts.clock or time.monotonic
+
+        self.backend = get_backend(backend, self.bundle, device, threads=opts.threads)
         # BHaRNet-M: images are used only when the bundle carries the RGB graphs (sdk/rgb.py)
-        self.rgb = RGBBranch(self.bundle, layout, threads=threads) if has_rgb(self.bundle) else None
+        self.rgb = (RGBBranch(self.bundle, opts.layout, threads=opts.threads)
+                    if has_rgb(self.bundle) else None)
         self._run_lock = None if getattr(self.backend, "thread_safe", False) else threading.Lock()
-        self._lock = threading.Lock()     # guards the track table (held for O(1) work only)
-        self._table_opts = {"max_tracks": max_tracks, "idle_timeout_ms": idle_timeout_ms}
+        self._lock = threading.Lock()     # guards the track table (held for O(max_tracks) work)
+        self._stats_lock = threading.Lock()
+        self._latency = Ring(_LATENCIES)
+        self._callback_errors = 0
+        self._table_opts = {"max_tracks": opts.max_tracks, "idle_timeout_ms": opts.idle_timeout_ms}
         self.layout: str | None = None
         self._tracks = TrackTable(self.window, 1, 1, 1, **self._table_opts)  # until a layout
-        if layout is not None:
-            self._set_layout(layout)
+        if opts.layout is not None:
+            self._set_layout(opts.layout)
         # the window is resampled to the model's fixed T only when the user asked for another one
         self._resample = (None if self.window == self.spec.window else
                           sample_indices(self.window, self.spec.window, "uniform")[0])
@@ -92,7 +132,7 @@ class Recognizer:
     def info(self) -> dict:
         return {"classes": self.classes, "model_layout": self.model_layout, "layout": self.layout,
                 "window": self.window, "model_window": self.spec.window, "stride": self.stride,
-                "backend": self.backend.name, "variant": self.bundle.metadata.get("variant"),
+                "backend": self.backend.name, "variant": self.bundle.meta.variant,
                 "bundle": str(getattr(self.bundle, "path", "")),
                 "bundle_sha256": getattr(self.bundle, "sha256", None)}
 
@@ -100,61 +140,131 @@ class Recognizer:
         """A clip ([T,V,C] / [M,T,V,C] array) -> one Recognition; any other iterable of frames
         -> an iterator of Recognitions (one per stride once the window is full).
 
-        Frames of an iterable may be arrays, MediaPipe Holistic results or (timestamp_ms, frame)
+        Frames of an iterable may be arrays, MediaPipe Holistic results or (timestamp, frame)
         pairs; without timestamps they are spaced 1000/fps ms. flush: a stream that ended before
         one window filled still gets one recognition over what it had.
         """
         self._check_open()
         if isinstance(data, np.ndarray) and data.ndim in (3, 4):
-            return self._clip(data, fps or self.fps)
+            return self._clip(data, self._fps(fps))
         return self.stream(data, fps=fps, timestamps=timestamps, track_id=track_id, flush=flush)
 
     def stream(self, frames: Iterable, *, fps: float | None = None, timestamps=None, track_id=0,
                flush: bool = True) -> Iterator[Recognition]:
         """Recognitions over a sequence of frames (an array is iterated along its first axis).
 
-        The stream gets its own track, so concurrent streams and push() never mix.
+        timestamps: one per frame, in options.timestamp_unit. The stream gets its own track, so
+        concurrent streams and push() never mix.
         """
         self._check_open()
-        period = 1000.0 / float(fps or self.fps)
+        period = 1000.0 / self._fps(fps)
         track = None
         ts_iter = iter(timestamps) if timestamps is not None else None
-        for i, frame in enumerate(frames):
-            if isinstance(frame, tuple) and len(frame) == 2 and np.isscalar(frame[0]):
-                ts, frame = frame
-            elif ts_iter is not None:
-                ts = next(ts_iter)
-            else:
-                ts = i * period
-            if track is None:   # the first frame fixes the layout, and so the buffer's shape
-                self._layout_for(frame_to_rows(frame, self.layout or "mediapipe_holistic"))
-                track = self._tracks.new_track(track_id)
-            rec = self._feed(track, frame, float(ts), locked=False)
-            if rec is not None:
-                yield rec
-        if flush and track is not None and 0 < track.count < self.window and track.total_frames == track.count:
-            yield self._recognize(track, partial=True)
+        try:
+            for i, frame in enumerate(frames):
+                t0 = time.perf_counter()
+                if isinstance(frame, tuple) and len(frame) == 2 and np.isscalar(frame[0]):
+                    ts, frame = frame
+                    ts = self._timestamp(ts)
+                elif ts_iter is not None:
+                    try:
+                        ts = self._timestamp(next(ts_iter))
+                    except StopIteration:
+                        raise ValueError(f"timestamps= has {i} entries but there are more frames; "
+                                         f"give one timestamp per frame") from None
+                else:
+                    ts = i * period
+                kp, sc = self._rows(frame)
+                if track is None:   # the first frame fixed the layout, and so the buffer's shape
+                    track = self._tracks.new_track(track_id)
+                rec = self._feed(track, kp, sc, ts, self._clock(), t0)
+                if rec is not None:
+                    yield rec
+            if flush and track is not None and 0 < track.count < self.window \
+                    and track.total_frames == track.count:
+                yield self._recognize(track, time.perf_counter(), partial=True)
+        finally:
+            if track is not None:   # its counters join the totals of stats()
+                with self._lock:
+                    self._tracks.retire(track)
 
-    def push(self, frame, timestamp_ms: float, track_id=0, image=None) -> Recognition | None:
-        """Feed one live frame of track `track_id`. Returns the Recognition this frame completed
-        (also passed to on_result), or None. Raises TimestampError if time goes back."""
+    def push(self, frame, timestamp: float, track_id=0, image=None) -> Recognition | None:
+        """Feed one live frame of track `track_id`, `timestamp` in options.timestamp_unit.
+
+        Returns the Recognition this frame completed (also passed to on_result), or None: no
+        window completed yet, or the track was not admitted (max_tracks live; see stats()).
+        A small step back in time (frames out of order) raises TimestampError; a gap or a jump
+        longer than the gap limit restarts the track (its window empties).
+        """
         self._check_open()
+        t0 = time.perf_counter()
+        ts = self._timestamp(timestamp)
+        kp, sc = self._rows(frame)
+        now = self._clock()
+        with self._lock:
+            tr = self._tracks.get(track_id, now)
+        if tr is None:
+            return None
         if image is not None and self.rgb is not None:   # image: RGB uint8 [H, W, 3] of this frame
-            self.rgb.add_frame(track_id, float(timestamp_ms), image, frame, self.layout)
-        rec = self._feed(track_id, frame, float(timestamp_ms), locked=True)
+            self.rgb.add_frame(track_id, ts, image, frame, self.layout)
+        rec = self._feed(tr, kp, sc, ts, now, t0)
         if rec is not None and self.on_result is not None:
-            self.on_result(rec)
+            try:
+                self.on_result(rec)
+            except Exception:   # noqa: BLE001 - a callback bug must not stop the feed
+                with self._stats_lock:
+                    self._callback_errors += 1
+                log.exception("on_result raised on a recognition of track %r; the stream goes on",
+                              track_id)
         return rec
 
-    def reset(self, track_id=None) -> None:
-        """Forget one track (or all)."""
-        with self._lock:
-            if track_id is None:
+    def reset(self, track_id=None, *, forget: bool = False) -> None:
+        """reset(track_id): restart one track: its window empties and its clock is forgotten, so
+        its next frame may carry any timestamp (a camera whose clock restarted); forget=True also
+        frees its slot. reset(): forget every track."""
+        if track_id is None:
+            with self._lock:
                 self._tracks.clear()
-            else:
-                self._tracks.drop(track_id)
+        else:
+            with self._lock:
+                tr = self._tracks.get_live(track_id)
+                if forget:
+                    self._tracks.drop(track_id)
+            if tr is not None and not forget:
+                with tr.lock:
+                    tr.restart(forget_clock=True)
         if self.rgb is not None:
             self.rgb.reset(track_id)
+
+    def stats(self) -> dict:
+        """Counters since construction: totals, per live track, and latency percentiles (ms,
+        from a frame entering push/stream to its Recognition, over recent windows)."""
+        now = self._clock()
+        with self._lock:
+            tracks = self._tracks.tracks()
+            table = self._tracks
+            totals = dict(table.retired)
+            out = {"evictions": table.evicted, "dropped_frames": table.dropped_frames,
+                   "refused_ids": table.refused_ids, "active_tracks": len(tracks),
+                   "max_tracks": table.max_tracks}
+        per = {}
+        for tr in tracks:
+            with tr.lock:
+                per[tr.track_id] = tr.stats(now)
+            for k in totals:
+                totals[k] += per[tr.track_id][k]
+        with self._stats_lock:
+            out["callback_errors"] = self._callback_errors
+            out["latency_ms"] = percentiles(self._latency.values())
+        return {**totals, **out, "tracks": per}
+
+    def body_presence(self, clip: np.ndarray) -> float:
+        """The fraction of a clip's frames ([T,V,C] / [M,T,V,C] rows) that show a body, by the
+        rule that decides "no person" (bharnet.sdk.presence)."""
+        clip = np.asarray(clip)
+        self._layout_for(clip)
+        kp, sc = self._split(clip)
+        return self._presence(kp[None] if kp.ndim == 3 else kp, sc[None] if sc.ndim == 2 else sc)
 
     @property
     def tracks(self) -> list:
@@ -222,51 +332,99 @@ class Recognizer:
             kp, sc = kp[None], sc[None]
         return kp, sc
 
-    def _feed(self, track, frame, ts: float, locked: bool) -> Recognition | None:
-        kp, sc = self._rows(frame)
-        if not np.isfinite(ts):
-            raise TimestampError(f"timestamp must be a finite number of ms, got {ts}")
-        if locked:
-            with self._lock:
-                tr = self._tracks.get(track, ts)
-                due = self._append(tr, kp, sc, ts)
-                window = tr.ordered() if due else None
-            return self._infer(*window, track_id=track) if due else None
-        due = self._append(track, kp, sc, ts)
-        return self._recognize(track) if due else None
+    def _timestamp(self, t) -> float:
+        """A caller's timestamp in options.timestamp_unit -> ms (finite, or TimestampError)."""
+        try:
+            ms = float(t) * self.options.ms_per_unit
+        except (TypeError, ValueError):
+            raise TimestampError(f"timestamp must be a number, got {t!r}") from None
+        if not math.isfinite(ms):
+            raise TimestampError(f"timestamp must be a finite number ({self.options.timestamp_unit}), "
+                                 f"got {t}")
+        return ms
 
-    def _append(self, tr: Track, kp, sc, ts) -> bool:
-        tr.check_time(ts, self.max_gap_ms)
-        tr.append(kp, sc, ts)
+    def _fps(self, fps) -> float:
+        if fps is None:
+            return self.fps
+        f = float(fps)
+        if not f > 0 or not math.isfinite(f):
+            raise ValueError(f"fps must be a number > 0, got {fps!r}")
+        return f
+
+    def _feed(self, tr: Track, kp, sc, ts: float, now: float, t0: float) -> Recognition | None:
+        """One frame into a track; the Recognition it completes, or None. Only the append and
+        the copy of the window hold the track's lock; inference runs outside it."""
+        with tr.lock:
+            due = self._append(tr, kp, sc, ts, now)
+            window = tr.ordered() if due else None
+        if window is None:
+            return None
+        return self._infer(*window, track=tr, t0=t0)
+
+    def _append(self, tr: Track, kp, sc, ts: float, now: float) -> bool:
+        tr.check_time(ts, self.options.max_gap_ms, self.options.gap_periods)
+        tr.append(kp, sc, ts, now)
         return tr.full and (tr.count - tr.window) % self.stride == 0
 
-    def _recognize(self, tr: Track, partial: bool = False) -> Recognition:
-        kp, sc, ts = tr.ordered()
-        return self._infer(kp, sc, ts, track_id=tr.track_id, partial=partial)
+    def _recognize(self, tr: Track, t0: float, partial: bool = False) -> Recognition:
+        with tr.lock:
+            kp, sc, ts = tr.ordered()
+        return self._infer(kp, sc, ts, track=tr, t0=t0, partial=partial)
 
-    def _infer(self, kp, sc, ts, track_id, partial: bool = False) -> Recognition:
+    def _infer(self, kp, sc, ts, track: Track, t0: float, partial: bool = False) -> Recognition:
         frames = kp.shape[1]
-        if partial:   # a stream that just started: the pipeline's padding for the missing frames
-            idx = sample_indices(frames, self.spec.window, "crop", short="pad")[0]
-            inputs = prepare(*take_frames(kp, sc, idx), self.layout, self.spec)
+        presence = self._presence(kp, sc)
+        if presence < self.options.min_body_presence:
+            rec = self._no_person(track.track_id, float(ts[0]), float(ts[-1]), frames, presence)
         else:
-            if self._resample is not None:
-                kp, sc = take_frames(kp, sc, self._resample)
-            inputs = prepare(kp, sc, self.layout, self.spec)
-        return self._classify(inputs, track_id, float(ts[0]), float(ts[-1]), frames)
+            if partial:   # a stream that just started: the pipeline's padding for missing frames
+                idx = sample_indices(frames, self.spec.window, "crop", short="pad")[0]
+                inputs = prepare(*take_frames(kp, sc, idx), self.layout, self.spec)
+            else:
+                if self._resample is not None:
+                    kp, sc = take_frames(kp, sc, self._resample)
+                inputs = prepare(kp, sc, self.layout, self.spec)
+            rec = self._classify(inputs, track.track_id, float(ts[0]), float(ts[-1]), frames,
+                                 presence)
+        self._record(track, rec, t0)
+        return rec
+
+    def _record(self, track: Track, rec: Recognition, t0: float) -> None:
+        latency = (time.perf_counter() - t0) * 1000.0
+        with track.lock:
+            track.record(latency, rec.outcome == NO_PERSON)
+        with self._stats_lock:
+            self._latency.add(latency)
+
+    def _presence(self, kp, sc) -> float:
+        return body_presence(kp, sc, self.layout, self.spec.coords, self.spec.score_threshold)
+
+    def _no_person(self, track_id, start_ms, end_ms, frames, presence) -> Recognition:
+        return Recognition(label=None, score=None, track_id=track_id, start_ms=start_ms,
+                           end_ms=end_ms, body_presence=presence, frames=int(frames),
+                           outcome=NO_PERSON)
 
     def _clip(self, clip: np.ndarray, fps: float) -> Recognition:
+        t0 = time.perf_counter()
         self._layout_for(clip)
         kp, sc = self._split(clip)
         if kp.ndim == 3:
             kp, sc = kp[None], sc[None]
-        batch = prepare_clip(kp, sc, self.layout, self.spec, num_clips=1)
-        inputs = {k: v[0] for k, v in batch.items()}
         t = kp.shape[1]
-        return self._classify(inputs, 0, 0.0, (t - 1) * 1000.0 / fps, t)
+        end_ms = (t - 1) * 1000.0 / fps if t else 0.0
+        presence = self._presence(kp, sc)
+        if presence < self.options.min_body_presence:
+            rec = self._no_person(0, 0.0, end_ms, t, presence)
+        else:
+            batch = prepare_clip(kp, sc, self.layout, self.spec, num_clips=1)
+            inputs = {k: v[0] for k, v in batch.items()}
+            rec = self._classify(inputs, 0, 0.0, end_ms, t, presence)
+        with self._stats_lock:
+            self._latency.add((time.perf_counter() - t0) * 1000.0)
+        return rec
 
     def _classify(self, inputs: dict[str, np.ndarray], track_id, start_ms, end_ms,
-                  frames) -> Recognition:
+                  frames, presence: float) -> Recognition:
         batch = {k: v[None] for k, v in inputs.items()}
         t0 = time.perf_counter()
         if self._run_lock is None:
@@ -285,7 +443,7 @@ class Recognizer:
         rec = Recognition(label=self.classes[order[0]], score=float(p[order[0]]),
                           top_k=[(self.classes[i], float(p[i])) for i in order],
                           track_id=track_id, start_ms=start_ms, end_ms=end_ms,
-                          latency_ms=latency, frames=int(frames))
+                          latency_ms=latency, frames=int(frames), body_presence=presence)
         for expert in ("body", "hand"):
             z = out.get(f"{expert}_logits")
             if z is not None:
@@ -296,6 +454,8 @@ class Recognizer:
         mask = inputs.get("hand_mask")
         if mask is not None:  # [T, 2M]: person 0's left and right hand
             rec.hand_presence = (float(mask[:, 0].mean()), float(mask[:, 1].mean()))
+        if rec.score < self.options.min_score:   # not sure enough to name a class
+            rec.label, rec.score, rec.outcome = None, None, LOW_CONFIDENCE
         return rec
 
 
@@ -307,4 +467,4 @@ class _Closed:
         raise RuntimeError("this Recognizer is closed")
 
 
-__all__ = ["Recognizer", "TimestampError", "DEFAULT_STRIDE"]
+__all__ = ["Recognizer", "RecognizerOptions", "TimestampError", "DEFAULT_STRIDE"]

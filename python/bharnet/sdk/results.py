@@ -3,11 +3,28 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+ACTION = "action"
+NO_PERSON = "no_person"
+LOW_CONFIDENCE = "low_confidence"
+
 
 @dataclass
 class Recognition:
-    label: str
-    score: float                                   # fused softmax probability of `label`
+    """One window's answer.
+
+    outcome says which of three answers it is:
+      "action":          label is the top class and score its fused softmax probability;
+      "no_person":       fewer than min_body_presence of the window's frames showed a body
+                         (body_presence says how many did): label, score, the expert labels,
+                         hand_presence and top_k are None/empty, and the model was not run on
+                         this window (latency_ms 0);
+      "low_confidence":  the top class scored below min_score: label and score are None, top_k
+                         still lists the candidates with their (low) scores.
+    Check `r.label is not None` (or r.outcome) before using a label.
+    """
+
+    label: str | None
+    score: float | None                            # fused softmax probability of `label`
     top_k: list[tuple[str, float]] = field(default_factory=list)
     track_id: int | str = 0
     start_ms: float | None = None                  # first and last timestamps of the window
@@ -17,8 +34,10 @@ class Recognition:
     hand_label: str | None = None                  # the hand expert's own top class (None: no expert)
     hand_score: float | None = None
     hand_presence: tuple[float, float] | None = None  # fraction of frames with (left, right) hand
-    latency_ms: float = 0.0                        # backend time for this window
+    body_presence: float | None = None             # fraction of frames with a valid body
+    latency_ms: float = 0.0                        # backend time for this window (0: not run)
     frames: int = 0                                # real frames in the window (fewer at a clip's end)
+    outcome: str = ACTION                          # "action" | "no_person" | "low_confidence"
 
     def to_dict(self) -> dict:
         d = asdict(self)

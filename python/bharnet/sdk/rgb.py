@@ -1,6 +1,6 @@
 """The RGB branch at run time (BHaRNet-M): images beside the keypoints, no torch.
 
-Used by the Recognizer only when its bundle carries `rgb.onnx` and metadata["rgb"]:
+Used by the Recognizer only when its bundle carries `rgb.onnx` (BundleMeta.rgb):
 
     rec = sdk.Recognizer("model.bharnet")
     rec.push(frame_keypoints, timestamp_ms, image=rgb_frame)   # image: RGB uint8 [H, W, 3]
@@ -25,15 +25,15 @@ import numpy as np
 from ..rgb.roi import (BLANK, ROIConfig, assemble, frame_positions, frame_tiles, guess_coords,
                        to_model_input)
 from ..layouts import available_layouts, get_layout
+from ..variants import fuse
 from .adapters import RowSplitter, frame_to_rows
 
 RGB_GRAPH = "rgb.onnx"
 
 
 def has_rgb(bundle) -> bool:
-    meta = getattr(bundle, "metadata", {}) or {}
-    has = getattr(bundle, "has_member", lambda n: False)
-    return "rgb" in meta and has(meta["rgb"].get("graph", RGB_GRAPH))
+    rgb = bundle.meta.rgb
+    return bool(rgb) and bundle.has_member(rgb.get("graph", RGB_GRAPH))
 
 
 def _session(data: bytes, threads: int | None):
@@ -46,21 +46,13 @@ def _session(data: bytes, threads: int | None):
     return ort.InferenceSession(data, sess_options=opts, providers=["CPUExecutionProvider"])
 
 
-def _log_softmax(z: np.ndarray) -> np.ndarray:
-    z = np.asarray(z, np.float64)
-    m = z.max(-1, keepdims=True)
-    return z - m - np.log(np.exp(z - m).sum(-1, keepdims=True))
-
-
 def fuse_logits(skeleton: np.ndarray, rgb: np.ndarray, how: str, weight: float) -> np.ndarray:
-    """NumPy twin of training/models/rgb.py `fuse` (weighted logit sum, or renormalised Noisy-OR)."""
+    """Skeleton and RGB logits fused as the bundle says: a weighted logit sum or Noisy-OR
+    (bharnet.variants.fuse, the fusions' one NumPy definition)."""
     if how == "sum":
-        return np.asarray(skeleton, np.float64) + weight * np.asarray(rgb, np.float64)
+        return fuse([skeleton, rgb], "sum", [1.0, weight])
     if how == "noisy_or":
-        miss = (1.0 - np.exp(_log_softmax(skeleton))) * (1.0 - np.exp(_log_softmax(rgb)))
-        p = 1.0 - miss
-        p /= p.sum(-1, keepdims=True)
-        return np.log(np.clip(p, 1e-12, None))
+        return fuse([skeleton, rgb], "noisy_or")
     raise ValueError(f"unknown rgb fusion {how!r}")
 
 
@@ -69,7 +61,7 @@ class RGBBranch:
                  coords: str = "auto", max_frames: int = 256):
         if not has_rgb(bundle):
             raise ValueError("this bundle has no RGB branch (rgb.onnx)")
-        self.meta = bundle.metadata["rgb"]
+        self.meta = bundle.meta.rgb
         self.cfg = ROIConfig.from_dict(self.meta["roi"])
         self.layout = layout
         self.coords = coords

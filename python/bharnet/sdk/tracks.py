@@ -1,15 +1,27 @@
-"""Per-track ring buffers and the bounded set of live tracks.
+"""Per-track ring buffers, per-track clocks, and the bounded set of live tracks.
 
-Each track preallocates its window once; a frame is one slice assignment (O(1), no allocation).
-Tracks idle longer than `idle_timeout_ms` (measured on the caller's own timestamps, so replayed
-and live feeds behave alike) are evicted, and at most `max_tracks` are kept (least recently fed
-goes first), so memory stays bounded however long the robot runs.
+Tracks never affect each other:
+  * a track's timestamps are compared only with its own earlier timestamps (gaps, order);
+  * its idleness is time since its own last frame on the process's monotonic clock, so two
+    cameras with unrelated clocks (epoch ms, ms since start) live side by side;
+  * a full table does not push a live track out for a newcomer: the newcomer waits (its frames
+    are dropped and counted) until a track has been idle past the timeout or is reset.
+Each track preallocates its window once (a frame is one slice assignment) and has its own lock,
+so tracks are fed from different threads without waiting for each other.
 """
 from __future__ import annotations
 
+import logging
+import threading
 from collections import OrderedDict
 
 import numpy as np
+
+log = logging.getLogger("bharnet.sdk")
+
+_DELTAS = 8            # recent frame intervals kept to estimate a track's frame period
+_LATENCIES = 256       # recent per-window latencies kept per track (for percentiles)
+_REMEMBERED_REFUSED = 1024   # refused ids remembered (one warning each); bounded memory
 
 
 class TimestampError(ValueError):
@@ -17,9 +29,13 @@ class TimestampError(ValueError):
 
 
 class Track:
-    """A ring buffer of the last `window` frames of one tracked subject."""
+    """The last `window` frames of one tracked subject, its clock and its counters.
 
-    __slots__ = ("track_id", "window", "kp", "score", "ts", "count", "last_ts", "total_frames")
+    Per-track state lives here (a continual model's state would too); `lock` guards all of it.
+    """
+
+    __slots__ = ("track_id", "window", "kp", "score", "ts", "count", "last_ts", "total_frames",
+                 "lock", "last_seen", "_deltas", "results", "resets", "no_person", "latency")
 
     def __init__(self, track_id, window: int, persons: int, joints: int, coords: int):
         self.track_id = track_id
@@ -27,26 +43,62 @@ class Track:
         self.kp = np.zeros((persons, self.window, joints, coords), np.float32)
         self.score = np.zeros((persons, self.window, joints), np.float32)
         self.ts = np.zeros(self.window, np.float64)
-        self.count = 0            # frames since the last reset
-        self.total_frames = 0     # frames ever pushed (diagnostics)
+        self.lock = threading.Lock()
+        self.count = 0            # frames since the last restart
+        self.total_frames = 0     # frames ever accepted
+        self.results = 0
+        self.resets = 0           # restarts: gaps, clock jumps, reset() calls
+        self.no_person = 0        # windows answered with label=None
         self.last_ts: float | None = None
+        self.last_seen: float = 0.0   # process monotonic clock at the last frame (s)
+        self._deltas: list[float] = []
+        self.latency = Ring(_LATENCIES)
 
-    def reset(self) -> None:
-        # the arrays are reused: only the fill count matters
+    # ---- clock -------------------------------------------------------------------------------
+    def period_ms(self) -> float | None:
+        """The track's frame period: the lower median of its recent frame intervals (robust to a
+        pause, and following a real change of frame rate within a few frames)."""
+        if not self._deltas:
+            return None
+        return sorted(self._deltas)[(len(self._deltas) - 1) // 2]
+
+    def restart(self, forget_clock: bool = False) -> None:
+        """Empty the window (arrays are reused: only the fill count matters); forget_clock: also
+        the last timestamp and frame period, so the next frame may carry any timestamp."""
         self.count = 0
+        self.resets += 1
+        if forget_clock:
+            self.last_ts = None
+            self._deltas.clear()
 
-    def check_time(self, timestamp_ms: float, max_gap_ms: float | None) -> None:
-        """Refuse a timestamp that does not increase; reset after a gap longer than max_gap_ms."""
+    def check_time(self, timestamp_ms: float, max_gap_ms: float | None, gap_periods: float) -> None:
+        """Refuse a timestamp that steps back a little (frames out of order); restart the track
+        after a gap longer than the limit, or a step back longer than it (a clock restart).
+
+        The limit is max_gap_ms, or gap_periods x the observed period when max_gap_ms is None.
+        """
         if self.last_ts is None:
             return
-        if not timestamp_ms > self.last_ts:
-            raise TimestampError(
-                f"track {self.track_id!r}: timestamp {timestamp_ms} ms does not increase "
-                f"(previous frame was at {self.last_ts} ms); timestamps must be strictly increasing")
-        if max_gap_ms is not None and timestamp_ms - self.last_ts > max_gap_ms:
-            self.reset()
+        delta = timestamp_ms - self.last_ts
+        period = self.period_ms()
+        limit = max_gap_ms if max_gap_ms is not None else \
+            (gap_periods * period if period is not None else None)
+        if delta > 0:
+            self._deltas.append(delta)
+            if len(self._deltas) > _DELTAS:
+                del self._deltas[0]
+            if limit is not None and delta > limit:
+                self.restart()
+            return
+        if limit is not None and -delta > limit:
+            self.restart()
+            return
+        raise TimestampError(
+            f"track {self.track_id!r}: timestamp {timestamp_ms} ms does not increase "
+            f"(previous frame was at {self.last_ts} ms); timestamps must be strictly increasing")
 
-    def append(self, kp: np.ndarray, score: np.ndarray, timestamp_ms: float) -> None:
+    # ---- frames ------------------------------------------------------------------------------
+    def append(self, kp: np.ndarray, score: np.ndarray, timestamp_ms: float, now: float = 0.0) -> None:
         """kp [M', V, C'] and score [M', V]; persons beyond M are dropped, missing ones zeroed."""
         i = self.count % self.window
         m = min(kp.shape[0], self.kp.shape[0])
@@ -60,6 +112,7 @@ class Track:
         self.count += 1
         self.total_frames += 1
         self.last_ts = float(timestamp_ms)
+        self.last_seen = now
 
     @property
     def full(self) -> bool:
@@ -75,9 +128,47 @@ class Track:
     def nbytes(self) -> int:
         return self.kp.nbytes + self.score.nbytes + self.ts.nbytes
 
+    # ---- counters ----------------------------------------------------------------------------
+    def record(self, latency_ms: float, no_person: bool) -> None:
+        self.results += 1
+        self.no_person += int(no_person)
+        self.latency.add(latency_ms)
+
+    def stats(self, now: float) -> dict:
+        p = self.period_ms()
+        return {"frames": self.total_frames, "results": self.results, "no_person": self.no_person,
+                "resets": self.resets, "buffered": min(self.count, self.window),
+                "idle_s": max(0.0, now - self.last_seen),
+                "period_ms": p, "latency_ms": percentiles(self.latency.values())}
+
+
+class Ring:
+    """The last `size` values of a series, in fixed memory (not locked: the owner's lock is)."""
+
+    __slots__ = ("_buf", "_n")
+
+    def __init__(self, size: int):
+        self._buf = np.zeros(size, np.float64)
+        self._n = 0
+
+    def add(self, x: float) -> None:
+        self._buf[self._n % self._buf.size] = x
+        self._n += 1
+
+    def values(self) -> np.ndarray:
+        return self._buf[:min(self._n, self._buf.size)].copy()
+
+
+def percentiles(x: np.ndarray) -> dict:
+    if x.size == 0:
+        return {"p50": None, "p95": None, "p99": None, "n": 0}
+    p50, p95, p99 = np.percentile(x, [50, 95, 99])
+    return {"p50": float(p50), "p95": float(p95), "p99": float(p99), "n": int(x.size)}
+
 
 class TrackTable:
-    """The live tracks of one recognizer (not locked itself: the Recognizer holds the lock)."""
+    """The live tracks of one recognizer (not locked itself: the Recognizer holds its lock while
+    calling, for O(max_tracks) work at most)."""
 
     def __init__(self, window: int, persons: int, joints: int, coords: int,
                  max_tracks: int = 16, idle_timeout_ms: float | None = 10_000.0):
@@ -86,9 +177,13 @@ class TrackTable:
         self.shape = (int(window), int(persons), int(joints), int(coords))
         self.max_tracks = int(max_tracks)
         self.idle_timeout_ms = idle_timeout_ms
-        self._tracks: OrderedDict = OrderedDict()   # least recently fed first
-        self._newest_ts = -np.inf
+        self._tracks: dict = {}
         self.evicted = 0
+        self.dropped_frames = 0
+        self.refused_ids = 0
+        self._refused: OrderedDict = OrderedDict()   # recently refused id -> frames dropped
+        # counters of tracks that are gone (evicted or dropped), so totals survive them
+        self.retired = {"frames": 0, "results": 0, "no_person": 0, "resets": 0}
 
     def __len__(self) -> int:
         return len(self._tracks)
@@ -99,44 +194,69 @@ class TrackTable:
     def ids(self) -> list:
         return list(self._tracks)
 
+    def tracks(self) -> list[Track]:
+        return list(self._tracks.values())
+
     def new_track(self, track_id) -> Track:
         """A track with this table's buffer shape, not registered (stream() owns its own)."""
         return Track(track_id, *self.shape)
 
-    def get(self, track_id, timestamp_ms: float) -> Track:
-        """The track for `track_id` (created if new), marked most recently used."""
+    def get_live(self, track_id) -> Track | None:
+        return self._tracks.get(track_id)
+
+    def get(self, track_id, now: float) -> Track | None:
+        """The live track of `track_id`, admitted if there is room (after evicting idle tracks);
+        None when the table is full of live tracks (the frame is dropped and counted)."""
         tr = self._tracks.get(track_id)
-        if tr is None:
-            tr = self.new_track(track_id)
-            self._tracks[track_id] = tr
-        else:
-            self._tracks.move_to_end(track_id)
-        self._newest_ts = max(self._newest_ts, float(timestamp_ms))
-        self._evict(keep=track_id)
+        if tr is not None:
+            return tr
+        self.evict_idle(now)
+        if len(self._tracks) >= self.max_tracks:
+            self._refuse(track_id)
+            return None
+        tr = self._tracks[track_id] = self.new_track(track_id)
+        tr.last_seen = now
+        self._refused.pop(track_id, None)
         return tr
 
-    def _evict(self, keep) -> None:
-        if self.idle_timeout_ms is not None:
-            horizon = self._newest_ts - self.idle_timeout_ms
-            # ordered by last use, so idle tracks sit at the front
-            while self._tracks:
-                tid, tr = next(iter(self._tracks.items()))
-                if tid == keep or tr.last_ts is None or tr.last_ts >= horizon:
-                    break
-                del self._tracks[tid]
-                self.evicted += 1
-        while len(self._tracks) > self.max_tracks:
-            tid = next(iter(self._tracks))
-            if tid == keep:  # cannot happen with max_tracks >= 1, kept for safety
-                break
-            del self._tracks[tid]
-            self.evicted += 1
+    def _refuse(self, track_id) -> None:
+        self.dropped_frames += 1
+        if track_id in self._refused:
+            self._refused[track_id] += 1
+            self._refused.move_to_end(track_id)
+            return
+        self.refused_ids += 1
+        self._refused[track_id] = 1
+        while len(self._refused) > _REMEMBERED_REFUSED:
+            self._refused.popitem(last=False)
+        log.warning("track %r not admitted: %d tracks are live and none has been idle for %s ms; "
+                    "its frames are dropped (raise max_tracks, or reset(id, forget=True) finished tracks)",
+                    track_id, self.max_tracks, self.idle_timeout_ms)
+
+    def evict_idle(self, now: float) -> int:
+        """Evict tracks whose own last frame is older than the idle timeout; how many."""
+        if self.idle_timeout_ms is None:
+            return 0
+        limit = self.idle_timeout_ms / 1000.0
+        idle = [tid for tid, tr in self._tracks.items() if now - tr.last_seen > limit]
+        for tid in idle:
+            self.retire(self._tracks.pop(tid))
+        self.evicted += len(idle)
+        return len(idle)
+
+    def retire(self, tr: Track) -> None:
+        for k, v in (("frames", tr.total_frames), ("results", tr.results),
+                     ("no_person", tr.no_person), ("resets", tr.resets)):
+            self.retired[k] += v
 
     def drop(self, track_id) -> None:
-        self._tracks.pop(track_id, None)
+        tr = self._tracks.pop(track_id, None)
+        if tr is not None:
+            self.retire(tr)
 
     def clear(self) -> None:
-        self._tracks.clear()
+        for tid in list(self._tracks):
+            self.drop(tid)
 
     def nbytes(self) -> int:
         return sum(t.nbytes() for t in self._tracks.values())

@@ -6,10 +6,11 @@ Needs the [video] extra (mediapipe==0.10.14, which brings OpenCV). Imported only
 from __future__ import annotations
 
 import pathlib
-import sys
 
 import numpy as np
 
+from ..progress import Progress
+from ..rgb.video import open_capture
 from .adapters import holistic_to_rows
 
 
@@ -32,17 +33,6 @@ def _need_video():
     return cv2, mp
 
 
-def open_capture(cv2, path):
-    """An opened cv2.VideoCapture, or a clear error for a missing or undecodable file."""
-    path = pathlib.Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"video not found: {path}")
-    cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened():
-        raise ValueError(f"{path}: OpenCV cannot open this video")
-    return cap
-
-
 def extract_holistic(path, model_complexity: int = 1, progress: bool = False
                      ) -> tuple[np.ndarray, float]:
     """Every frame of a video through MediaPipe Holistic -> ([T, 75, 4] float32, fps).
@@ -55,20 +45,18 @@ def extract_holistic(path, model_complexity: int = 1, progress: bool = False
     fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0) or 30.0
     total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
     rows = []
+    bar = Progress(total=total or None, desc=f"MediaPipe Holistic on {pathlib.Path(path).name}",
+                   unit="frame", quiet=not progress)
     with mp.solutions.holistic.Holistic(model_complexity=model_complexity,
-                                        static_image_mode=False) as holistic:
+                                        static_image_mode=False) as holistic, bar:
         while True:
             ok, bgr = cap.read()
             if not ok:
                 break
             res = holistic.process(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
             rows.append(holistic_to_rows(res))
-            if progress and (len(rows) % 10 == 0):
-                sys.stderr.write(f"\rMediaPipe Holistic: {len(rows)}/{total or '?'} frames")
-                sys.stderr.flush()
+            bar.update()
     cap.release()
-    if progress:
-        sys.stderr.write(f"\rMediaPipe Holistic: {len(rows)} frames, done\n")
     if not rows:
         raise ValueError(f"{path}: no frames could be read")
     return np.stack(rows).astype(np.float32), fps
@@ -83,6 +71,17 @@ def _label_at(recs, t_ms: float):
     return best
 
 
+def draw_labels(cv2, img: np.ndarray, lines: list[str], scale: float) -> None:
+    """White text on a filled dark box, top left: readable on any background, light or dark."""
+    font, thick = cv2.FONT_HERSHEY_SIMPLEX, max(1, int(round(2 * scale)))
+    pad, x, y = int(8 * scale), int(20 * scale), int(20 * scale)
+    for text in lines:
+        (tw, th), base = cv2.getTextSize(text, font, scale, thick)
+        cv2.rectangle(img, (x - pad, y - pad), (x + tw + pad, y + th + base + pad), (32, 32, 32), -1)
+        cv2.putText(img, text, (x, y + th), font, scale, (255, 255, 255), thick, cv2.LINE_AA)
+        y += th + base + 2 * pad + int(4 * scale)
+
+
 def render(video, keypoints: np.ndarray, recognitions, out, fps: float | None = None) -> None:
     """Draw the skeleton (layout edges) and the current label onto each frame of `video`."""
     cv2, _ = _need_video()
@@ -94,6 +93,7 @@ def render(video, keypoints: np.ndarray, recognitions, out, fps: float | None = 
     w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
     writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), vfps, (w, h))
     i = 0
+    bar = Progress(total=len(keypoints), desc=f"rendering {pathlib.Path(out).name}", unit="frame")
     while True:
         ok, img = cap.read()
         if not ok or i >= len(keypoints):
@@ -112,15 +112,10 @@ def render(video, keypoints: np.ndarray, recognitions, out, fps: float | None = 
             lines = [f"{r.label} {r.score:.2f}"]
             if r.hand_label is not None:
                 lines.append(f"body: {r.body_label}  hand: {r.hand_label}")
-            scale = max(0.6, h / 720.0)   # readable on 480p and 1080p alike
-            for k, text in enumerate(lines):
-                y = int((40 + 36 * k) * scale)
-                org = (int(20 * scale), y)
-                cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0),
-                            int(5 * scale))
-                cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255),
-                            int(2 * scale))
+            draw_labels(cv2, img, lines, max(0.6, h / 720.0))  # readable on 480p and 1080p
         writer.write(img)
         i += 1
+        bar.update()
+    bar.close()
     cap.release()
     writer.release()

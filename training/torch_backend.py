@@ -1,34 +1,23 @@
 """PyTorch backend: rebuilds the model from the bundle's weights.safetensors and its metadata.
 
-For development installs (it needs torch and the training code). It unpickles nothing: weights
-come from safetensors and the architecture from the metadata's training config.
+For development installs (it needs torch and the training code). It lives on the training side
+and registers itself with the SDK through the "bharnet.backends" entry point (pyproject.toml), so
+the torch-free package never imports it. It unpickles nothing: weights come from safetensors and
+the architecture from the metadata's training config.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .base import BackendUnavailable
+from bharnet.backends.base import BackendUnavailable
 
 # model.forward returns {"logits", "body", "hand"}; the bundle's outputs are named like the ONNX's
 _OUT_KEYS = {"logits": "logits", "body_logits": "body", "hand_logits": "hand"}
 
 
-def _config(meta: dict) -> dict:
-    """The training config that rebuilds the model: the bundle's whole "config" where present,
-    else its "model_config" with the data fields the architecture depends on taken from "spec"."""
-    if isinstance(meta.get("config"), dict):
-        return meta["config"]
-    model_cfg, spec = meta.get("model_config"), meta.get("spec")
-    if not isinstance(model_cfg, dict) or not isinstance(spec, dict):
-        raise BackendUnavailable("backend 'torch': the bundle's metadata has no model config to "
-                                 "rebuild the model from")
-    data = {k: spec[k] for k in ("body_layout", "coords", "with_score", "window", "num_person",
-                                 "stream", "score_threshold") if k in spec}
-    return {"model": model_cfg, "data": data}
-
-
 class TorchBackend:
     name = "torch"
+    requires = "torch"   # the package that must import (the SDK's registry checks it)
     thread_safe = True  # eval-mode forward under no_grad shares no mutable state
 
     def __init__(self, bundle, device: str | None = None, threads: int | None = None):
@@ -36,18 +25,19 @@ class TorchBackend:
 
         if threads:
             torch.set_num_threads(int(threads))  # process-wide in torch: only when asked for
-        try:
-            from bharnet.training.config import build_model
-        except ImportError as e:
-            raise BackendUnavailable(f"backend 'torch' needs bharnet's training code ({e})") from None
-        meta = bundle.metadata
-        cfg = _config(meta)
+        from .config import build_model
+
+        meta = bundle.meta
+        cfg = meta.config
+        if not isinstance(cfg, dict):
+            raise BackendUnavailable("backend 'torch': the bundle records no training config to "
+                                     "rebuild the model from")
         self.device = torch.device(device or "cpu")
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise BackendUnavailable(f"backend 'torch': device {device!r} asked for, but this torch "
                                      f"has no usable CUDA")
         # plain PyTorch ops: the result must not depend on whether the native kernels were built
-        model = build_model(cfg, num_classes=len(meta["classes"]), use_kernels=False)
+        model = build_model(cfg, num_classes=meta.num_classes, use_kernels=False)
         state = {k: torch.from_numpy(np.asarray(v).copy()) for k, v in bundle.weights().items()}
         missing, unexpected = model.load_state_dict(state, strict=False)
         if missing or unexpected:

@@ -1,0 +1,393 @@
+"""Streaming accuracy gate (issue 12 point 2): streaming recipes against today's windowed ones.
+
+    python bench/streaming_accuracy.py gate   [--seeds 0 1 2] [--variants ...] [--reuse]
+    python bench/streaming_accuracy.py select --task jhmdb|synth|demo [--candidates ...] [--reuse]
+    python bench/streaming_accuracy.py demo   [--reuse]
+
+gate: trains the shipped streaming recipes on the test splits and scores every clip at its last
+  frame (state started empty): JHMDB split 1 (jhmdb14_streaming.yaml, body_only, one run per seed)
+  and the fine-grained synthetic benchmark (synth_streaming.yaml, per variant and seed, on the data
+  bench/fine_grained.py generates). The windowed numbers are today's measured results
+  (bench/results/jhmdb14_seeds.json, bench/results/fine_grained.json); `--windowed` also retrains
+  the windowed JHMDB recipe here and scores it with one view per clip, like the streaming model.
+  Gate: streaming top-1 within 2 points of windowed; on hand-intensive classes, every BHaRNet
+  variant run stays ahead of unified and body_only. Table printed; bench/results/streaming_accuracy.json
+  and .png.
+select: the candidate structures (receptive field, pool_steps, norm_horizon) trained on a validation
+  split carved from the training split (20%, stratified, fixed seed; the test split is not in the
+  carved file), plus the windowed recipe on the same split. bench/results/streaming_selection.json.
+demo: the demo model's recipe (demo.yaml) and its streaming counterpart, synthetic test top-1.
+
+Runs go one at a time (this machine's cores are shared; run it under `nice`). Times are wall-clock.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import pathlib
+import platform
+import subprocess
+import sys
+import time
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+CONFIGS = REPO / "training/configs"
+RESULTS = REPO / "bench/results"
+WORK = REPO / "work_dirs/streaming_accuracy"
+JHMDB = REPO.parent / "shared/data/jhmdb14/jhmdb14_split1.pkl"
+GATE_POINTS = 0.02
+BHARNET = ("vanilla", "pam", "expertized", "noisy_or")
+SYNTH_VARIANTS = ("body_only", "unified", "vanilla", "late_fusion")
+
+TASKS = {  # windowed recipe, streaming recipe, data
+    "jhmdb": ("jhmdb14.yaml", "jhmdb14_streaming.yaml"),
+    "synth": ("synth.yaml", "synth_streaming.yaml"),
+    "demo": ("demo.yaml", "demo_streaming.yaml"),
+}
+
+
+def _bb(**kw) -> dict:
+    return {"model": {"backbone": kw}}
+
+
+def _data(**kw) -> dict:
+    return {"data": kw}
+
+
+def _merge(*parts: dict) -> dict:
+    from bharnet.training.config import merge
+
+    out: dict = {}
+    for p in parts:
+        out = merge(out, p)
+    return out
+
+
+# candidates: overrides of the streaming recipe (backbone keys merge into the recipe's backbone)
+CANDIDATES = {
+    "jhmdb": {
+        "d1_n7_k32": _merge(_bb(dilations=[1]), _data(pool_steps=7, norm_horizon=32)),
+        "d1_n5_k32": _merge(_bb(dilations=[1]), _data(pool_steps=5, norm_horizon=32)),
+        "d12_n3_k32": _merge(_bb(dilations=[1, 2]), _data(pool_steps=3, norm_horizon=32)),
+        "d1234_n1_k32": _merge(_bb(dilations=[1, 2, 3, 4]), _data(pool_steps=1, norm_horizon=32)),
+        "d1_n7_k16": _merge(_bb(dilations=[1]), _data(pool_steps=7, norm_horizon=16)),
+        "d1_n7_k64": _merge(_bb(dilations=[1]), _data(pool_steps=7, norm_horizon=64)),
+    },
+    "synth": {
+        "d1234_n8_k32": _merge(_bb(dilations=[1, 2, 3, 4]), _data(pool_steps=8, norm_horizon=32)),
+        "d1234_n16_k32": _merge(_bb(dilations=[1, 2, 3, 4]), _data(pool_steps=16, norm_horizon=32)),
+        "d12_n18_k32": _merge(_bb(dilations=[1, 2]), _data(pool_steps=18, norm_horizon=32)),
+        "d1234_n8_k16": _merge(_bb(dilations=[1, 2, 3, 4]), _data(pool_steps=8, norm_horizon=16)),
+        "d1234_n8_k64": _merge(_bb(dilations=[1, 2, 3, 4]), _data(pool_steps=8, norm_horizon=64)),
+    },
+    "demo": {
+        "k3_n3_k32": _merge(_bb(tcn_kernel=3), _data(pool_steps=3, norm_horizon=32)),
+        "k3_n5_k32": _merge(_bb(tcn_kernel=3), _data(pool_steps=5, norm_horizon=32)),
+        "k5_n1_k32": _merge(_bb(tcn_kernel=5), _data(pool_steps=1, norm_horizon=32)),
+    },
+}
+
+
+# ---- data -------------------------------------------------------------------------------------
+
+def synth_data(clips_per_class: int = 40, seed: int = 0, idle: bool = False) -> pathlib.Path:
+    """The synthetic dataset bench/fine_grained.py trains on (demo: with the idle class)."""
+    path = WORK / f"synth_{clips_per_class}_{seed}{'_idle' if idle else ''}.pkl"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run([sys.executable, "-m", "bharnet.cli", "data", "synth", "--out", str(path),
+                        "--clips-per-class", str(clips_per_class), "--seed", str(seed)]
+                       + (["--with-idle"] if idle else []), check=True)
+    return path
+
+
+def task_data(task: str) -> pathlib.Path:
+    if task == "jhmdb":
+        return JHMDB
+    return synth_data(48, 0, idle=True) if task == "demo" else synth_data(40, 0)
+
+
+def carve_validation(path: pathlib.Path, fraction: float = 0.2, seed: int = 0) -> pathlib.Path:
+    """A copy of the training split as {train, val}: `fraction` of each class's training clips
+    (fixed seed) become val. The test split is left out of the file, so nothing can select on it."""
+    import numpy as np
+
+    from bharnet.data import dataset
+
+    out = WORK / f"{path.stem}_val{int(fraction * 100)}_{seed}.npz"
+    if out.is_file():
+        return out
+    ds = dataset.load(path)
+    train = ds.subset("train")
+    rng = np.random.default_rng(seed)
+    val: list[str] = []
+    for label in range(ds.num_classes):
+        names = sorted(c.name for c in train if c.label == label)
+        k = int(round(fraction * len(names)))
+        val += [names[i] for i in sorted(rng.choice(len(names), size=k, replace=False))]
+    chosen = set(val)
+    keep = [c.name for c in train if c.name not in chosen]
+    carved = dataset.SkeletonDataset(train, list(ds.classes), ds.layout, list(ds.hand_intensive),
+                                     {"train": keep, "val": sorted(chosen)})
+    out.parent.mkdir(parents=True, exist_ok=True)
+    dataset.save(carved, out)
+    return out
+
+
+# ---- runs -------------------------------------------------------------------------------------
+
+def recipe(name: str, overrides: dict | None = None, **sections) -> dict:
+    import yaml
+
+    raw = yaml.safe_load((CONFIGS / name).read_text())
+    cfg = _merge(raw, overrides or {}, {k: v for k, v in sections.items() if v})
+    if "pool_steps" in (overrides or {}).get("data", {}):
+        cfg["data"].pop("window", None)  # derived from pool_steps
+    return cfg
+
+
+def run(cfg: dict, data, work: pathlib.Path, seed: int, reuse: bool, threads: int = 1) -> dict:
+    """Train one config (or collect a finished run with --reuse) -> a result row."""
+    from bharnet.training.train import train
+
+    done = work / "metrics.json"
+    if reuse and done.is_file() and (work / "config.json").is_file() \
+            and json.loads((work / "config.json").read_text()) == {"cfg": cfg, "seed": seed}:
+        m = json.loads(done.read_text())
+        wall = m.get("wall_s")
+    else:
+        work.mkdir(parents=True, exist_ok=True)
+        (work / "config.json").write_text(json.dumps({"cfg": cfg, "seed": seed}, indent=1))
+        t0 = time.perf_counter()
+        m = train(copy.deepcopy(cfg), work, data=data, seed=seed, threads=threads)
+        wall = round(time.perf_counter() - t0, 1)
+        m["wall_s"] = wall
+        done.write_text(json.dumps(m, indent=2) + "\n")
+    return {"seed": seed, "top1": m["top1"], "hand_intensive_top1": m.get("hand_intensive_top1"),
+            "non_hand_intensive_top1": m.get("non_hand_intensive_top1"),
+            "mean_class_acc": m["mean_class_acc"], "window": None, "wall_s": wall,
+            "train_s": m["timing"]["train_s"]}
+
+
+def _window(cfg: dict) -> int:
+    from bharnet.training.config import load_config
+
+    return load_config(copy.deepcopy(cfg))["data"]["window"]
+
+
+def _stats(rows: list[dict], key: str):
+    import numpy as np
+
+    vals = [r[key] for r in rows if r.get(key) is not None]
+    return (float(np.mean(vals)), float(np.std(vals))) if vals else (None, None)
+
+
+# ---- select ------------------------------------------------------------------------------------
+
+def select(task: str, names: list[str] | None, seed: int, reuse: bool, threads: int) -> int:
+    val = carve_validation(task_data(task))
+    windowed, streaming = TASKS[task]
+    out = RESULTS / "streaming_selection.json"
+    doc = json.loads(out.read_text()) if out.is_file() else {"machine": platform.platform(), "tasks": {}}
+    rows = doc["tasks"].setdefault(task, {})
+    todo = [("windowed", recipe(windowed, None, train={"test_split": "val", "mlp_floor": False}))]
+    todo += [(n, recipe(streaming, CANDIDATES[task][n], train={"test_split": "val"}))
+             for n in (names or CANDIDATES[task])]
+    for name, cfg in todo:
+        r = run(cfg, val, WORK / "select" / task / name / f"seed{seed}", seed, reuse, threads)
+        r["window"] = _window(cfg)
+        r["overrides"] = CANDIDATES[task].get(name, "windowed recipe")
+        rows[name] = r
+        doc.update(split=f"val: 20% of the training split per class (seed 0), {val.name}")
+        out.write_text(json.dumps(doc, indent=2) + "\n")
+        print(f"{task} {name:<16} window {r['window']:>3}  val top1 {r['top1']:.4f}"
+              + (f"  hand-int {r['hand_intensive_top1']:.4f}" if r["hand_intensive_top1"] is not None else "")
+              + f"  ({r['wall_s']} s)", flush=True)
+    return 0
+
+
+# ---- gate --------------------------------------------------------------------------------------
+
+def _jhmdb(seeds, reuse, threads, windowed: bool) -> dict:
+    ref = json.loads((RESULTS / "jhmdb14_seeds.json").read_text())
+    cfg = recipe(TASKS["jhmdb"][1])
+    rows = [run(cfg, JHMDB, WORK / "gate/jhmdb/streaming" / f"seed{s}", s, reuse, threads) for s in seeds]
+    out = {"streaming": {"config": "training/configs/" + TASKS["jhmdb"][1], "window": _window(cfg),
+                         "runs": rows, "top1": _stats(rows, "top1")},
+           "windowed_reference": {"source": "bench/results/jhmdb14_seeds.json", "top1": (ref["top1_mean"], ref["top1_std"]),
+                                  "test_settings": ref["test_settings"],
+                                  "runs": [{"seed": r["seed"], "top1": r["top1"]} for r in ref["runs"]]}}
+    if windowed:
+        from bharnet.training.evaluate import evaluate_checkpoints
+
+        wcfg = recipe(TASKS["jhmdb"][0], None, train={"mlp_floor": False})
+        wrows = []
+        for s in seeds:
+            work = WORK / "gate/jhmdb/windowed" / f"seed{s}"
+            r = run(wcfg, JHMDB, work, s, reuse, threads)
+            one = evaluate_checkpoints([work / "final.pt"], JHMDB, test_overrides={"test_clips": 1, "test_flip": False})
+            r["top1_one_view"] = one["top1"]
+            wrows.append(r)
+        out["windowed_rerun"] = {"runs": wrows, "top1": _stats(wrows, "top1"),
+                                 "top1_one_view": _stats(wrows, "top1_one_view")}
+    return out
+
+
+def _synth(seeds, variants, reuse, threads) -> dict:
+    ref = json.loads((RESULTS / "fine_grained.json").read_text())
+    per_seed = {r["variant"]: [] for r in ref["results"]}
+    for runs in ref.get("per_seed", []):
+        for r in runs:
+            per_seed[r["variant"]].append(r)
+    data = synth_data(40, 0)
+    out = {"data": str(data.relative_to(REPO)), "windowed_reference": "bench/results/fine_grained.json", "variants": {}}
+    for v in variants:
+        cfg = recipe(TASKS["synth"][1], {"model": {"variant": v}})
+        rows = [run(cfg, data, WORK / "gate/synth" / v / f"seed{s}", s, reuse, threads) for s in seeds]
+        w = next(r for r in ref["results"] if r["variant"] == v)
+        out["variants"][v] = {
+            "streaming": {"runs": rows, "top1": _stats(rows, "top1"),
+                          "hand_intensive_top1": _stats(rows, "hand_intensive_top1")},
+            "windowed": {"top1": (w["top1"], w.get("top1_std")),
+                         "hand_intensive_top1": (w["hand_intensive_top1"], w.get("hand_intensive_top1_std")),
+                         "runs": [{"seed": r.get("seed", i), "top1": r["top1"],
+                                   "hand_intensive_top1": r["hand_intensive_top1"]}
+                                  for i, r in enumerate(per_seed.get(v, []))]}}
+        out["window"] = _window(cfg)
+    return out
+
+
+def verdict(res: dict) -> dict:
+    checks = []
+    j = res.get("jhmdb")
+    if j:
+        s, w = j["streaming"]["top1"][0], j["windowed_reference"]["top1"][0]
+        checks.append({"check": "JHMDB top-1 within 2 points of windowed (0.822, 2 views + flip)",
+                       "streaming": s, "windowed": w, "pass": s >= w - GATE_POINTS})
+        if "windowed_rerun" in j:
+            w1 = j["windowed_rerun"]["top1_one_view"][0]
+            checks.append({"check": "JHMDB top-1 within 2 points of windowed rerun, one view per clip",
+                           "streaming": s, "windowed": w1, "pass": s >= w1 - GATE_POINTS})
+    syn = (res.get("synth") or {}).get("variants", {})
+    for v, r in syn.items():
+        s, w = r["streaming"]["top1"][0], r["windowed"]["top1"][0]
+        checks.append({"check": f"synthetic {v} top-1 within 2 points of windowed", "streaming": s,
+                       "windowed": w, "pass": s >= w - GATE_POINTS})
+    ours = [v for v in syn if v in BHARNET]
+    for base in ("unified", "body_only"):
+        if base in syn:
+            for v in ours:
+                a, b = syn[v]["streaming"]["hand_intensive_top1"][0], syn[base]["streaming"]["hand_intensive_top1"][0]
+                checks.append({"check": f"streaming hand-intensive top-1: {v} ahead of {base}",
+                               "streaming": a, "windowed": b, "pass": a > b})
+    return {"checks": checks, "pass": all(c["pass"] for c in checks)}
+
+
+def table(res: dict) -> str:
+    def f(x):
+        return "   -  " if x is None or x[0] is None else f"{x[0]:.3f}" + (f"±{x[1]:.3f}" if x[1] else "")
+
+    lines = [f"{'benchmark':<22} {'windowed top1':>14} {'streaming top1':>15} {'windowed hand':>14} {'streaming hand':>15}"]
+    j = res.get("jhmdb")
+    if j:
+        lines.append(f"{'JHMDB body_only':<22} {f(j['windowed_reference']['top1']):>14} {f(j['streaming']['top1']):>15}")
+        if "windowed_rerun" in j:
+            lines.append(f"{'  (windowed, 1 view)':<22} {f(j['windowed_rerun']['top1_one_view']):>14}")
+    for v, r in (res.get("synth") or {}).get("variants", {}).items():
+        lines.append(f"{'synth ' + v:<22} {f(r['windowed']['top1']):>14} {f(r['streaming']['top1']):>15} "
+                     f"{f(r['windowed']['hand_intensive_top1']):>14} {f(r['streaming']['hand_intensive_top1']):>15}")
+    for c in res["verdict"]["checks"]:
+        lines.append(f"{'PASS' if c['pass'] else 'MISS'}  {c['check']}: {c['streaming']:.3f} vs {c['windowed']:.3f}")
+    return "\n".join(lines)
+
+
+def plot(res: dict, path: pathlib.Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    names, w, s, we, se = [], [], [], [], []
+    j = res.get("jhmdb")
+    if j:
+        names.append("JHMDB\nbody_only")
+        w.append(j["windowed_reference"]["top1"][0]); we.append(j["windowed_reference"]["top1"][1])
+        s.append(j["streaming"]["top1"][0]); se.append(j["streaming"]["top1"][1])
+    for v, r in (res.get("synth") or {}).get("variants", {}).items():
+        for key, label in (("top1", ""), ("hand_intensive_top1", "\nhand-int.")):
+            names.append(f"synth\n{v}{label}")
+            w.append(r["windowed"][key][0]); we.append(r["windowed"][key][1] or 0)
+            s.append(r["streaming"][key][0]); se.append(r["streaming"][key][1] or 0)
+    x = np.arange(len(names))
+    fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(names)), 4.2))
+    ax.bar(x - 0.2, w, 0.4, yerr=we, label="windowed (today)", capsize=2)
+    ax.bar(x + 0.2, s, 0.4, yerr=se, label="streaming (decision at the clip's last frame)", capsize=2)
+    ax.set_xticks(x, names, fontsize=8)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("top-1")
+    ax.legend(loc="lower left", fontsize=8)
+    ax.set_title("streaming vs windowed recipes (mean ± std over seeds)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def gate(args) -> int:
+    out = RESULTS / "streaming_accuracy.json"
+    res = json.loads(out.read_text()) if args.reuse and out.is_file() else {}
+    res.update(machine=platform.platform(), seeds=args.seeds, threads=args.threads,
+               note="one run at a time under nice on a shared 2-core CPU; std is over seeds")
+    if "jhmdb" in args.tasks:
+        res["jhmdb"] = _jhmdb(args.seeds, args.reuse, args.threads, args.windowed)
+    if "synth" in args.tasks:
+        res["synth"] = _synth(args.seeds, args.variants, args.reuse, args.threads)
+    res["verdict"] = verdict(res)
+    out.write_text(json.dumps(res, indent=2) + "\n")
+    plot(res, out.with_suffix(".png"))
+    print(table(res))
+    print(f"-> {out}, {out.with_suffix('.png')}")
+    return 0
+
+
+def demo(args) -> int:
+    data = task_data("demo")
+    res = {}
+    for kind, name in zip(("windowed", "streaming"), TASKS["demo"]):
+        cfg = recipe(name)
+        r = run(cfg, data, WORK / "demo" / kind, cfg["train"].get("seed", 0), args.reuse, args.threads)
+        res[kind] = {"config": "training/configs/" + name, "window": _window(cfg), **r}
+        print(f"demo {kind:<9} window {res[kind]['window']}  synthetic test top-1 {r['top1']:.4f}  "
+              f"({r['wall_s']} s)", flush=True)
+    out = RESULTS / "streaming_demo.json"
+    out.write_text(json.dumps({"machine": platform.platform(), "data": str(data.relative_to(REPO)),
+                               **res}, indent=2) + "\n")
+    print(f"-> {out}")
+    return 0
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    g = sub.add_parser("gate")
+    g.add_argument("--tasks", nargs="+", default=["jhmdb", "synth"], choices=["jhmdb", "synth"])
+    g.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    g.add_argument("--variants", nargs="+", default=list(SYNTH_VARIANTS))
+    g.add_argument("--windowed", action="store_true", help="also retrain the windowed JHMDB recipe")
+    s = sub.add_parser("select")
+    s.add_argument("--task", required=True, choices=sorted(CANDIDATES))
+    s.add_argument("--candidates", nargs="+", default=None)
+    s.add_argument("--seed", type=int, default=0)
+    d = sub.add_parser("demo")
+    for p in (g, s, d):
+        p.add_argument("--reuse", action="store_true", help="collect finished runs instead of retraining")
+        p.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args(argv)
+    if args.cmd == "select":
+        return select(args.task, args.candidates, args.seed, args.reuse, args.threads)
+    return gate(args) if args.cmd == "gate" else demo(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,24 @@
+"""The output payload: a Recognition as JSON (no ROS import).
+
+Recognition.to_dict() as it is: fields the SDK adds later reach subscribers without a change here.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+
+def _jsonable(obj):
+    """json.dumps fallback for what a Recognition field may hold besides plain Python values."""
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, (set, frozenset)):
+        return sorted(obj)
+    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
+
+
+def recognition_json(rec) -> str:
+    return json.dumps(rec.to_dict(), default=_jsonable)

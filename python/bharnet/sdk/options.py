@@ -1,0 +1,140 @@
+"""RecognizerOptions: every setting of a Recognizer in one validated dataclass.
+
+    opts = RecognizerOptions(stride=4, timestamp_unit="ns", min_score=0.4)
+    rec = Recognizer("model.bharnet", backend="onnxruntime", options=opts)
+    rec = Recognizer("model.bharnet", stride=4)          # the same fields as keyword arguments
+
+The model and where it runs (bundle, backend, device, trusted keys) are Recognizer arguments; how
+frames are turned into recognitions is here. Every field is checked at construction, so a setting
+that would silently yield nothing (stride 0, a negative gap, an unknown unit) is an error at once.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from typing import Callable
+
+# multiply a timestamp in this unit by the factor to get milliseconds
+TIMESTAMP_UNITS = {"ms": 1.0, "s": 1000.0, "us": 1e-3, "ns": 1e-6}
+
+
+class OptionsError(ValueError):
+    """A RecognizerOptions field with an invalid value."""
+
+
+@dataclass(frozen=True)
+class RecognizerOptions:
+    """How a Recognizer turns frames into recognitions.
+
+    layout: the keypoint layout of the frames you feed (None: told by the first frame's number of
+        keypoints: 75 mediapipe_holistic, 133 coco_wholebody, 25 ntu25, 15 jhmdb15, 17 coco17).
+    window: frames per recognition in stream mode (None: the model's; another value is resampled).
+    stride: frames between two recognitions of a track (None: the bundle's, else 8).
+    top_k: classes listed in Recognition.top_k (capped at the number of classes).
+    fps: frame rate assumed for frames given without timestamps (run/stream).
+    timestamp_unit: unit of the timestamps given to push/stream: "ms", "s", "us" or "ns" (ROS).
+        Recognition times (start_ms, end_ms) are always milliseconds.
+    max_gap_ms: a longer gap between two frames of a track restarts it (its window empties).
+        None (default): gap_periods times the track's observed frame period, so a 1 fps and a
+        60 fps feed both work; math.inf: never.
+    gap_periods: with max_gap_ms=None, how many observed frame periods make a gap.
+    idle_timeout_ms: a track that got no frame for this long (on the process's monotonic clock,
+        measured per track) may be evicted to admit a new track id; None: never evicted.
+    max_tracks: live tracks at most. A new id arriving while max_tracks are live and none is idle
+        is not admitted: its frames are dropped and counted (stats()["dropped_frames"]), with one
+        logged warning per id; live tracks are never pushed out by newcomers.
+    min_body_presence: a window where fewer than this fraction of frames show a body yields
+        label=None (outcome "no_person"), with no class score; 0 disables.
+    min_score: a window whose top class scores below this yields label=None (outcome
+        "low_confidence"); 0 disables.
+    threads: CPU threads of the backend (None: the backend's default).
+    clock: seconds on a monotonic clock (None: time.monotonic); for replays and tests.
+    """
+
+    layout: str | None = None
+    window: int | None = None
+    stride: int | None = None
+    top_k: int = 5
+    fps: float = 30.0
+    timestamp_unit: str = "ms"
+    max_gap_ms: float | None = None
+    gap_periods: float = 10.0
+    idle_timeout_ms: float | None = 10_000.0
+    max_tracks: int = 16
+    min_body_presence: float = 0.5
+    min_score: float = 0.0
+    threads: int | None = None
+    clock: Callable[[], float] | None = None
+
+    def __post_init__(self):
+        _int(self, "window", optional=True)
+        _int(self, "stride", optional=True)
+        _int(self, "top_k")
+        _int(self, "max_tracks")
+        _int(self, "threads", optional=True)
+        _positive(self, "fps")
+        _positive(self, "gap_periods")
+        _positive(self, "max_gap_ms", optional=True, inf=True)
+        _positive(self, "idle_timeout_ms", optional=True, inf=True)
+        _fraction(self, "min_body_presence")
+        _fraction(self, "min_score")
+        if self.timestamp_unit not in TIMESTAMP_UNITS:
+            raise OptionsError(f"RecognizerOptions.timestamp_unit must be one of "
+                               f"{', '.join(TIMESTAMP_UNITS)}, got {self.timestamp_unit!r}")
+        if self.layout is not None and not isinstance(self.layout, str):
+            raise OptionsError(f"RecognizerOptions.layout must be a layout name or None, got "
+                               f"{self.layout!r}")
+        if self.clock is not None and not callable(self.clock):
+            raise OptionsError(f"RecognizerOptions.clock must be callable, got {self.clock!r}")
+
+    @property
+    def ms_per_unit(self) -> float:
+        return TIMESTAMP_UNITS[self.timestamp_unit]
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+
+def _bad(opts, name: str, want: str):
+    raise OptionsError(f"RecognizerOptions.{name} must be {want}, got {getattr(opts, name)!r}")
+
+
+def _int(opts, name: str, optional: bool = False) -> None:
+    v = getattr(opts, name)
+    if v is None and optional:
+        return
+    # __index__: int and NumPy integers, not floats (window=2.5 is a mistake, not 2)
+    if isinstance(v, bool) or not hasattr(v, "__index__") or v.__index__() < 1:
+        _bad(opts, name, "an integer >= 1" + (" or None" if optional else ""))
+    object.__setattr__(opts, name, v.__index__())
+
+
+def _number(v) -> float | None:
+    if isinstance(v, bool):
+        return None
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def _positive(opts, name: str, optional: bool = False, inf: bool = False) -> None:
+    v = getattr(opts, name)
+    if v is None and optional:
+        return
+    x = _number(v)
+    if x is None or math.isnan(x) or x <= 0 or (math.isinf(x) and not inf):
+        _bad(opts, name, "a number > 0" + (" (math.inf allowed)" if inf else "")
+             + (" or None" if optional else ""))
+    object.__setattr__(opts, name, x)
+
+
+def _fraction(opts, name: str) -> None:
+    x = _number(getattr(opts, name))
+    if x is None or not 0.0 <= x <= 1.0:
+        _bad(opts, name, "a number in [0, 1]")
+    object.__setattr__(opts, name, x)
+
+
+__all__ = ["RecognizerOptions", "OptionsError", "TIMESTAMP_UNITS"]

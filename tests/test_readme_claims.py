@@ -1,0 +1,226 @@
+"""The README's measured numbers against the files they come from (bench/results/*.json and the
+embedded bundle's own export check).
+
+Each claim is an explicit entry: a regex that must match the README (its whitespace collapsed to
+single spaces) exactly once, so that a claim reworded or deleted fails here instead of silently
+escaping the check; one capture group per number, and for each number where its value lives. A
+number must equal its source as the README rounds it (half a unit of its last printed digit),
+unless the entry gives a relative tolerance for a number the README itself calls approximate
+("about 900").
+"""
+from __future__ import annotations
+
+import json
+import pathlib
+import re
+from dataclasses import dataclass, field
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+RESULTS = REPO / "bench/results"
+BUNDLE = REPO / "python/bharnet/sdk/default_model/default.bharnet"
+
+
+def _json(name: str) -> dict:
+    return json.loads((RESULTS / name).read_text())
+
+
+def _bundle_check() -> dict:
+    from bharnet.bundle import open_bundle
+
+    return open_bundle(BUNDLE).meta.export_check
+
+
+def _row(rows: list, **match) -> dict:
+    found = [r for r in rows if all(r.get(k) == v for k, v in match.items())]
+    assert len(found) == 1, f"expected one row with {match}, found {len(found)}"
+    return found[0]
+
+
+@dataclass
+class Claim:
+    name: str
+    pattern: str                      # regex over the README with one group per number
+    values: list                      # one callable () -> float per group
+    rel_tol: list = field(default_factory=list)  # per group; None: the README's rounding
+
+
+def _fine_grained(variant: str) -> Claim:
+    def row():
+        return _row(_json("fine_grained.json")["results"], variant=variant)
+
+    return Claim(f"fine-grained table, {variant}",
+                 rf"\| {variant} \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \| ([\d,]+) \| ([\d.]+) \|",
+                 [lambda: row()["top1"], lambda: row()["hand_intensive_top1"],
+                  lambda: row()["non_hand_intensive_top1"], lambda: row()["params"],
+                  lambda: row()["gflops"]])
+
+
+def _cost(file: str, variant: str, key: str):
+    return lambda: _row(_json(file)["rows"], variant=variant)[key]
+
+
+def _at(file: str, *path):
+    """The value at path (keys, indices) in bench/results/<file>."""
+    def get():
+        v = _json(file)
+        for p in path:
+            v = v[p]
+        return v
+    return get
+
+
+def _gemm(which: str, fn):
+    """min or max GFLOP/s over the inference shapes, two threads."""
+    return lambda: fn(r[f"{which}_gflops"] for r in _json("kernels_cpu.json")["graph_conv_inference"])
+
+
+def _pool(n: int):
+    return lambda: next(r["ratio"] for r in _json("kernels_cpu_1t.json")["pool_attention"]
+                        if r["kind"] == "inference" and r["shape"]["N"] == n)
+
+
+def _flop_per_byte():
+    r = next(r for r in _json("kernels_cpu.json")["graph_conv_inference"]
+             if r["shape"] == {"N": 1, "C": 128, "O": 128, "T": 32, "V": 17, "K": 3})
+    return r["gflop"] * 1e3 / r["min_mbytes"]
+
+
+def _export_speedups():
+    return [r["speedup_vs_torch_ref"] for f in ("export_cpu.json", "export_cpu_default.json")
+            for r in _json(f)["rows"] if r["batch"] == 1]
+
+
+def _rgb(file: str, model: str):
+    return lambda: _row(_json(file)["table"], model=model)["top1"]
+
+
+def _parity(key):
+    return lambda: key(_bundle_check())
+
+
+CLAIMS = [
+    Claim("JHMDB body expert over 3 seeds, and the MLP floor",
+          r"top-1 \*\*([\d.]+) ± ([\d.]+)\*\* over 3 seeds, against \*\*([\d.]+) ± ([\d.]+)\*\* for the "
+          r"plain MLP floor",
+          [_at("jhmdb14_seeds.json", "top1_mean"), _at("jhmdb14_seeds.json", "top1_std"),
+           _at("jhmdb14_seeds.json", "mlp_floor_mean"), _at("jhmdb14_seeds.json", "mlp_floor_std")]),
+    Claim("JHMDB seed runs' wall time",
+          r"the three seed runs took (\d+)-(\d+) min each",
+          [lambda: min(r["run_s"] for r in _json("jhmdb14_seeds.json")["runs"]) / 60,
+           lambda: max(r["run_s"] for r in _json("jhmdb14_seeds.json")["runs"]) / 60]),
+    *[_fine_grained(v) for v in ("body_only", "hand_only", "unified", "late_fusion", "vanilla", "pam",
+                                 "expertized", "noisy_or")],
+    Claim("cost at equal width",
+          r"`vanilla` needs \*\*([\d.]+)×\*\* the GFLOPs of `unified` \(([\d.]+) vs ([\d.]+)\) but "
+          r"\*\*([\d.]+)×\*\* its parameters \(([\d.]+)M vs ([\d.]+)M\)",
+          [_cost("cost.json", "vanilla", "gflops_vs_unified"), _cost("cost.json", "vanilla", "gflops"),
+           _cost("cost.json", "unified", "gflops"), _cost("cost.json", "vanilla", "params_vs_unified"),
+           _cost("cost.json", "vanilla", "params_M"), _cost("cost.json", "unified", "params_M")]),
+    Claim("cost with a half-width hand expert",
+          r"With a hand expert of half width the ratios are ([\d.]+)× and ([\d.]+)×",
+          [_cost("cost_narrow_hand.json", "vanilla", "gflops_vs_unified"),
+           _cost("cost_narrow_hand.json", "vanilla", "params_vs_unified")]),
+    Claim("kernels, one thread",
+          r"On one thread, graph convolution is ([\d.]+)× for inference shapes \(geomean; "
+          r"([\d.]+)-([\d.]+)×\) and ([\d.]+)× for training; pool-attention inference ([\d.]+)× \(N=1\) "
+          r"and ([\d.]+)× \(N=8\)",
+          [_at("kernels_cpu_1t.json", "summary", "graph_conv_inference", "geomean_ratio"),
+           _at("kernels_cpu_1t.json", "summary", "graph_conv_inference", "min_ratio"),
+           _at("kernels_cpu_1t.json", "summary", "graph_conv_inference", "max_ratio"),
+           _at("kernels_cpu_1t.json", "summary", "graph_conv_training", "geomean_ratio"),
+           _pool(1), _pool(8)]),
+    Claim("kernels, two threads, and the training epoch",
+          r"On two threads graph convolution is ([\d.]+)× \(([\d.]+)-([\d.]+)×\) for inference and "
+          r"([\d.]+)× for training, and a small model's training epoch is ([\d.]+)× with kernels on "
+          r"\(([\d.]+)× on one thread\)",
+          [_at("kernels_cpu.json", "summary", "graph_conv_inference", "geomean_ratio"),
+           _at("kernels_cpu.json", "summary", "graph_conv_inference", "min_ratio"),
+           _at("kernels_cpu.json", "summary", "graph_conv_inference", "max_ratio"),
+           _at("kernels_cpu.json", "summary", "graph_conv_training", "geomean_ratio"),
+           _at("kernels_cpu.json", "model_epoch", "ratio"),
+           _at("kernels_cpu_1t.json", "model_epoch", "ratio")]),
+    Claim("training epoch with kernels, rerun",
+          r"Rerun on 2026-12-03 \(one thread, CPU clock, a loaded machine\): the epoch is ([\d.]+)× with "
+          r"kernels on \(`kernels_cpu_1t_epoch.json`\)",
+          [_at("kernels_cpu_1t_epoch.json", "model_epoch", "ratio")]),
+    Claim("arithmetic intensity", r"about (\d+) FLOP/byte at C=128, T=32, V=17", [_flop_per_byte],
+          [0.05]),
+    Claim("GEMM throughput",
+          r"our GEMM reaches (\d+)-(\d+) GFLOP/s on the inference shapes against oneDNN's (\d+)-(\d+)",
+          [_gemm("ours", min), _gemm("ours", max), _gemm("baseline", min), _gemm("baseline", max)]),
+    Claim("export parity of the embedded bundle",
+          r"bundle's own export check records \*\*([\d.e-]+) max-abs at a logit scale of (\d+)\*\*"
+          r" \(([\d.e-]+) relative",
+          [_parity(lambda c: max(c["ort_vs_torch_max_abs"].values())),
+           _parity(lambda c: c["logit_scale"]),
+           _parity(lambda c: max(c["ort_vs_torch_max_abs"].values()) / c["logit_scale"])]),
+    Claim("export refusal threshold", r"refuses a bundle whose difference exceeds ([\d.e-]+) ×",
+          [_parity(lambda c: c["tol"])]),
+    Claim("ORT speed-up at batch 1", r"ORT on CPU is ([\d.]+)-([\d.]+)× faster than torch eager at batch 1",
+          [lambda: min(_export_speedups()), lambda: max(_export_speedups())]),
+    Claim("SDK window latency, one thread",
+          r"a window takes ([\d.]+) ms on ONNX Runtime, ([\d.]+) ms on the native backend and "
+          r"([\d.]+) ms on torch \(one thread\)",
+          [_at("sdk_cpu.json", "backends", b, "window_latency_1thread", "median_ms")
+           for b in ("onnxruntime", "native", "torch")]),
+    Claim("SDK frames per second", r"one track sustains about (\d+) frames/s",
+          [_at("sdk_cpu.json", "stream", "onnxruntime", "fps")], [0.05]),
+    Claim("SDK work per frame and its share",
+          r"about ([\d.]+)-([\d.]+) ms per frame: \*\*([\d.]+)%\*\* of the model's time for a "
+          r"deployment-width model \(default backbone, window 64\), but (\d+)% for the tiny demo model",
+          [_at("sdk_cpu_default_width.json", "stream", "onnxruntime", "sdk_ms_per_frame"),
+           _at("sdk_cpu.json", "stream", "onnxruntime", "sdk_ms_per_frame"),
+           _at("sdk_cpu_default_width.json", "stream", "onnxruntime", "sdk_overhead_pct_of_model"),
+           _at("sdk_cpu.json", "stream", "onnxruntime", "sdk_overhead_pct_of_model")]),
+    Claim("RGB branch",
+          r"skeleton ([\d.]+) top-1, RGB alone ([\d.]+), fused ([\d.]+) \(sum\) / ([\d.]+) \(Noisy-OR\); "
+          r"with twice the data, skeleton ([\d.]+), fused Noisy-OR ([\d.]+) with the body guide and "
+          r"([\d.]+) with the body\+hand guide",
+          [_rgb("rgb.json", "skeleton only (vanilla BHaRNet)"), _rgb("rgb.json", "RGB only, body-guided"),
+           _rgb("rgb.json", "fused sum, body-guided"), _rgb("rgb.json", "fused Noisy-OR, body-guided"),
+           _rgb("rgb_32clips.json", "skeleton only (vanilla BHaRNet)"),
+           _rgb("rgb_32clips.json", "fused Noisy-OR, body-guided"),
+           lambda: _json("rgb_32clips_bodyhand.json")["fused_noisy_or"]["top1"]]),
+]
+
+
+def _rounding_tol(text: str) -> float:
+    """Half a unit of the last digit printed: '0.822' -> 5e-4, '4.2e-7' -> 5e-8, '26' -> 0.5."""
+    text = text.replace(",", "")
+    mant, _, exp = text.lower().partition("e")
+    decimals = len(mant.split(".")[1]) if "." in mant else 0
+    return 0.5 * 10.0 ** (-decimals + (int(exp) if exp else 0))
+
+
+@pytest.fixture(scope="module")
+def readme() -> str:
+    return " ".join((REPO / "README.md").read_text().split())  # line breaks do not matter
+
+
+@pytest.mark.parametrize("claim", CLAIMS, ids=lambda c: c.name)
+def test_readme_claim_matches_its_source(claim, readme):
+    found = list(re.finditer(claim.pattern, readme))
+    assert len(found) == 1, (f"README claim '{claim.name}' found {len(found)} times (pattern "
+                             f"{claim.pattern!r}); update the claim and this mapping together")
+    groups = found[0].groups()
+    assert len(groups) == len(claim.values), "one source per number"
+    for i, (text, source) in enumerate(zip(groups, claim.values)):
+        want = float(source())
+        rel = claim.rel_tol[i] if i < len(claim.rel_tol) else None
+        tol = rel * abs(want) if rel is not None else _rounding_tol(text) * (1 + 1e-9)
+        got = float(text.replace(",", ""))
+        assert abs(got - want) <= tol, (f"README '{claim.name}': number {i + 1} says {text}, its "
+                                        f"source says {want:.6g} (tolerance {tol:.2g})")
+
+
+def test_the_check_itself_catches_a_wrong_number_and_a_missing_claim(readme):
+    """The mapping must be able to fail: a changed number and a reworded claim are both caught."""
+    claim = CLAIMS[0]
+    m = re.search(claim.pattern, readme)
+    wrong = readme[:m.start(1)] + "0.999" + readme[m.end(1):]
+    with pytest.raises(AssertionError, match="source says"):
+        test_readme_claim_matches_its_source(claim, wrong)
+    with pytest.raises(AssertionError, match="found 0 times"):
+        test_readme_claim_matches_its_source(claim, readme.replace("over 3 seeds", "over three seeds"))

@@ -34,8 +34,18 @@ test-all: $(VENV)/.built
 demo: $(VENV)/.built
 	$(VENV)/bin/bharnet demo
 
+# The embedded default model, rebuilt from its recipe with the ordinary commands:
+# synthetic data -> bharnet train -> bharnet export into the package.
+DEMO_CONFIG ?= training/configs/demo_streaming.yaml
+DEMO_WORK   ?= work_dirs/default_model
+DEMO_BUNDLE := python/bharnet/sdk/default_model/default.bharnet
 default-model: $(VENV)/.built
-	$(PY) -m bharnet.sdk.make_default_model
+	mkdir -p $(DEMO_WORK)
+	$(VENV)/bin/bharnet data synth --with-idle --clips-per-class 48 --seed 0 --out $(DEMO_WORK)/synth.npz
+	$(VENV)/bin/bharnet train $(DEMO_CONFIG) --data $(DEMO_WORK)/synth.npz --work-dir $(DEMO_WORK)/run --force
+	$(VENV)/bin/bharnet export $(DEMO_WORK)/run/final.pt --out $(DEMO_BUNDLE) --no-fp16 \
+		--name bharnet-default-demo \
+		--description "demo model trained on synthetic data (bharnet data synth --with-idle); not trained on real recordings; recipe $(DEMO_CONFIG)"
 
 wheel: $(VENV)/.deps
 	$(PIP) wheel --no-build-isolation --no-deps -w dist .

@@ -177,7 +177,9 @@ def export_checkpoint(ckpt, out, opset: int = DEFAULT_OPSET, fp16: bool = True, 
     meta = BundleMeta(
         spec=spec.to_dict(), layout=ckpt.get("source_layout") or cfg["data"].get("layout"),
         classes=[str(c) for c in ckpt["classes"]], variant=model.variant, window=int(spec.window),
-        stride=int(stride or DEFAULT_STRIDE), preprocessing=preprocessing_of(cfg, spec),
+        # a streaming model recognises as often as its native step predicts, by default
+        stride=int(stride or (continual["total_stride"] if continual else DEFAULT_STRIDE)),
+        preprocessing=preprocessing_of(cfg, spec),
         input_names=list(model.input_names), output_names=list(model.output_names), graphs=graphs,
         hand_intensive=[int(i) for i in ckpt.get("hand_intensive", [])], program=program,
         continual=continual, rgb=rgb, config=_plain(cfg), opset=int(opset), export_check=checks,

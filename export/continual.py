@@ -35,8 +35,8 @@ def step_member(schedule: str) -> str:
 def total_stride(program: Program) -> int:
     """Frames per element of the final features (the native schedule's frames per call)."""
     rates = program.rates()
-    finals = [rates[o.ins[0]] for o in program.ops if o.op == "collect" and o.ins[0] != "hand_mask.seq"]
-    return max(finals)
+    return max(rates[o.ins[0]] for o in program.ops
+               if o.op == "collect" and not program.is_mask(o.ins[0]))
 
 
 def step_module(program: Program, weights: dict, schedule: str) -> ProgramModule:

@@ -115,3 +115,17 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.line(f"{n:5d}  {reason}")
     if STRICT:
         terminalreporter.line("BHARNET_STRICT=1: only machine skips remain (every other skip failed)")
+
+
+@pytest.fixture(scope="session")
+def streaming_bundle(tmp_path_factory):
+    """A small streaming bundle (vanilla, valid 3x1 convs, causal-v1; random weights) with both
+    step graphs: exported once per session (the step-graph export is the slow part)."""
+    pytest.importorskip("torch")
+    from continual_helpers import streaming_checkpoint
+
+    from bharnet.export.builder import export_checkpoint
+
+    d = tmp_path_factory.mktemp("streaming")
+    return export_checkpoint(str(streaming_checkpoint(d / "s.pt")), d / "s.bharnet", fp16=False,
+                             quiet=True)

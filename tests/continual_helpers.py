@@ -31,8 +31,8 @@ def random_model(cfg: dict, seed: int = 0, classes: int = 5):
                 mod.weight.uniform_(0.5, 1.5)
                 mod.bias.uniform_(-0.3, 0.3)
         for name, p in m.named_parameters():
-            if name.endswith("pam.wo"):
-                p.normal_(0, 0.3)
+            if name.endswith("pam.wo"):    # PAM starts as plain GAP (wo = 0): make it attend
+                p.normal_(0, 0.5)
     return m
 
 
@@ -67,3 +67,26 @@ def window_runner(program, weights):
             out = mod(*(torch.as_tensor(np.asarray(x[k], np.float32)) for k in program.inputs))
         return dict(zip(program.outputs, (o.numpy() for o in out)))
     return run
+
+
+def streaming_checkpoint(path, variant: str = "vanilla", seed: int = 0, classes: int = 5,
+                         persons: int = 1):
+    """A training checkpoint of a small streaming model (valid 3x1 convs, causal-v1, stream
+    sampling) with random weights and non-trivial BatchNorm statistics: what `bharnet train`
+    writes for a streaming recipe, without the training."""
+    from bharnet.training.checkpoint import save_checkpoint
+    from bharnet.training.config import input_spec, load_config
+
+    cfg = load_config({"model": {"variant": variant, "use_kernels": False, "branch_stages": 1,
+                                 "backbone": {"base_channels": 8, "num_stages": 4, "inflate_stages": [3],
+                                              "down_stages": [2, 3], "tcn": "conv", "tcn_kernel": 3,
+                                              "temporal_padding": "valid"},
+                                 "pam": {"dim": 16, "heads": 2}},
+                       "data": {"layout": "coco_wholebody", "body_layout": "coco17", "num_person": persons,
+                                "sample": "stream", "normalisation": "causal-v1", "norm_horizon": 16,
+                                "pool_steps": 3}})
+    model = random_model(cfg, seed=seed, classes=classes)
+    return save_checkpoint(path, config=cfg, num_classes=classes,
+                           classes=[f"action_{i}" for i in range(classes)], hand_intensive=[1],
+                           source_layout="coco_wholebody", spec=input_spec(cfg).to_dict(),
+                           model=model.state_dict())

@@ -25,24 +25,16 @@ TOL = 1e-4
 
 
 def make_checkpoint(path, variant, num_classes=6, seed=0):
+    from continual_helpers import random_model
+
     from bharnet.training.checkpoint import save_checkpoint
-    from bharnet.training.config import build_model, input_spec, load_config
+    from bharnet.training.config import input_spec, load_config
 
     cfg = load_config({"model": {"variant": variant, "backbone": SMALL, "pam": {"dim": 8, "heads": 2},
-                                 "branch_stages": 2},
+                                 "branch_stages": 2, "use_kernels": False},
                        "data": {"window": WINDOW, "layout": "mediapipe_holistic"}})
-    torch.manual_seed(seed)
-    model = build_model(cfg, num_classes=num_classes, use_kernels=False)
     # non-trivial BatchNorm statistics and PAM output so folding and attention are exercised
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
-                m.running_mean.uniform_(-0.5, 0.5)
-                m.running_var.uniform_(0.5, 2.0)
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.uniform_(-0.2, 0.2)
-            if hasattr(m, "wo") and isinstance(m.wo, torch.nn.Parameter):
-                m.wo.normal_(0, 0.5)
+    model = random_model(cfg, seed=seed, classes=num_classes)
     return save_checkpoint(path, config=cfg, num_classes=num_classes,
                            classes=[f"action_{i}" for i in range(num_classes)], hand_intensive=[1, 3],
                            source_layout="mediapipe_holistic", spec=input_spec(cfg).to_dict(),

@@ -128,17 +128,20 @@ def test_key_forms_and_bad_keys(tmp_path, keys):
 
 @needs_model
 def test_export_sign_flag(tmp_path, keys, monkeypatch, capsys):
-    """--sign wiring: a bad key fails before the export runs; a good one signs what was written
-    (the export itself is stubbed with a copy of the default bundle)."""
+    """--sign wiring: a bad key fails before the export runs; a good one reaches the builder, which
+    signs as it writes (the export itself is stubbed: a copy of the default bundle, signed with the
+    key it was given)."""
     pytest.importorskip("torch")
+    from bharnet import container
     from bharnet.cli import main
     from bharnet.export import builder
 
     calls = []
 
-    def fake_export(ckpt, out, **kw):
+    def fake_export(ckpt, out, signing_key=None, **kw):
         calls.append(out)
-        return _copy_default(tmp_path, "exported.bharnet")
+        assert signing_key is not None
+        return container.sign_sealed(_copy_default(tmp_path, "exported.bharnet"), signing_key)
 
     monkeypatch.setattr(builder, "export_checkpoint", fake_export)
     assert main(["export", "ck.pt", "--out", "x", "--sign", str(tmp_path / "nokey")]) == 2
@@ -160,3 +163,16 @@ def test_verifying_without_cryptography_is_a_clear_error(tmp_path, monkeypatch):
         container.read_sealed(sdk.default_model_path(), trusted_keys=["00" * 32])
     if sdk.default_model_path().is_file():
         container.read_sealed(sdk.default_model_path())          # no keys: no cryptography needed
+
+
+def test_write_bundle_signs_as_it_writes(tmp_path, keys):
+    """The builder's path: write_bundle(..., signing_key) writes a signed bundle in one go."""
+    from bharnet.bundle import write_bundle
+
+    src = open_bundle(_copy_default(tmp_path, "src.bharnet"))
+    out = write_bundle(tmp_path / "signed.bharnet", src.meta,
+                       {n: src.member(n) for n in src.member_names}, signing_key=keys / "publisher.key")
+    b = open_bundle(out, trusted_keys=[keys / "publisher.pub"])
+    assert b.meta.classes == src.meta.classes
+    with pytest.raises(container.SignatureError):
+        open_bundle(out, trusted_keys=[keys / "other.pub"])

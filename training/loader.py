@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-from bharnet.data.pipeline import Augment, InputSpec, collate, prepare_clip
+from bharnet.data.pipeline import Augment, InputSpec, collate, mirror, prepare_clip, clip_views
 from bharnet.layouts import get_layout
 
 
@@ -105,13 +105,6 @@ class AugmentOptions:
         return cls(Augment(**d), flip)
 
 
-def mirror(keypoint: np.ndarray, score: np.ndarray | None, layout: str):
-    perm = get_layout(layout).flip_permutation
-    kp = keypoint[:, :, perm].copy()
-    kp[..., 0] = np.where(kp[..., 0] != 0, -kp[..., 0], 0)  # keep "missing" zeros as zeros
-    return kp, None if score is None else score[:, :, perm]
-
-
 # ---- datasets --------------------------------------------------------------------------------
 
 class TrainSet:
@@ -146,15 +139,8 @@ def prepare_test(clips: list, layout: str, spec: InputSpec, num_clips: int = 1,
     flip: also add the mirrored views (test-time augmentation; K doubles), so that the model's
     logits are averaged over both handednesses of the action.
     """
-    def views(c):
-        x = prepare_clip(c.keypoint, c.score, layout, spec, num_clips=num_clips, mode=sample_mode)
-        if not flip:
-            return x
-        m = prepare_clip(*mirror(c.keypoint, c.score, layout), layout, spec, num_clips=num_clips,
-                         mode=sample_mode)
-        return {k: np.concatenate([x[k], m[k]]) for k in x}
-
-    return collate([views(c) for c in clips]), np.asarray([c.label for c in clips], np.int64)
+    views = [clip_views(c.keypoint, c.score, layout, spec, num_clips, sample_mode, flip) for c in clips]
+    return collate(views), np.asarray([c.label for c in clips], np.int64)
 
 
 def torch_collate(batch):

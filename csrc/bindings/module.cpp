@@ -5,6 +5,7 @@ namespace py = pybind11;
 
 namespace bharnet::bindings {
 void register_kernels(py::module_& m);  // defined in kernels_py.cpp
+void register_runtime(py::module_& m);  // defined in runtime_py.cpp
 
 #ifdef BHARNET_WITH_CUDA
 constexpr bool kWithCuda = true;
@@ -22,4 +23,5 @@ PYBIND11_MODULE(_C, m) {
   // what tests and tools ask before trusting a CUDA result: were the CUDA kernels compiled in?
   m.def("has_cuda", [] { return kWithCuda; }, "True when this build has the CUDA kernels");
   bharnet::bindings::register_kernels(m);
+  bharnet::bindings::register_runtime(m);
 }

@@ -113,4 +113,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m bharnet.cli` (torchrun) runs this file as __main__: use the package's module, so
+    # the UserError that commands raise (bharnet.cli.UserError) is the one main() catches
+    from bharnet.cli import main as _main
+
+    sys.exit(_main())

@@ -178,7 +178,7 @@ class Program:
                 if o.op == "temporal":
                     span += (int(o.attrs["span"]) - 1) * rate[o.ins[0]]
                 rf[o.out] = span
-            elif o.op == "collect" and not self._is_mask(o.ins[0]):
+            elif o.op == "collect" and not self.is_mask(o.ins[0]):
                 steps, spacing = int(o.attrs["steps"]), int(o.attrs["spacing"])
                 best = max(best, rf[o.ins[0]] + (steps - 1) * spacing * rate[o.ins[0]])
         return best
@@ -192,10 +192,11 @@ class Program:
             if o.op in SEQUENCE_OPS:
                 rf[o.out] = max(rf[i] for i in o.ins) + (
                     (int(o.attrs["span"]) - 1) * rate[o.ins[0]] if o.op == "temporal" else 0)
-        finals = [o.ins[0] for o in self.ops if o.op == "collect" and not self._is_mask(o.ins[0])]
+        finals = [o.ins[0] for o in self.ops if o.op == "collect" and not self.is_mask(o.ins[0])]
         return max(rf[f] + rate[f] * (int(steps) - 1) for f in finals)
 
-    def _is_mask(self, tensor: str) -> bool:
+    def is_mask(self, tensor: str) -> bool:
+        """Whether a sequence tensor is the hand mask (collected for presence, not features)."""
         return any(o.out == tensor and o.op == "mask_seq" for o in self.ops)
 
     def lengths(self, window: int | None = None) -> dict[str, int]:

@@ -30,9 +30,16 @@ class NativeBackend:
         if threads:
             _C.set_num_threads(int(threads))
         program, weights = loaded
+        self._program, self._weights = program, weights
         self.runner = WindowRunner(program, weights, kernels=_C)
         self.input_names = tuple(program.inputs)
         self.output_names = tuple(program.outputs)
 
     def run(self, inputs):
         return self.runner.run(inputs)
+
+    def step_runner(self, schedule: str):
+        """The streaming program run frame by frame by the C++ step runtime (csrc/runtime)."""
+        from .native_step import NativeStepRunner
+
+        return NativeStepRunner(self._program, self._weights, schedule)

@@ -25,7 +25,7 @@ from .sampling import sample_indices, take_frames
 from .spec import InputSpec
 
 __all__ = ["InputSpec", "Adapted", "Augment", "NORMALISATION", "adapt", "normalise", "prepare",
-           "prepare_clip", "collate", "normalisation_metadata", "source_has_hands", "to_inputs",
+           "prepare_clip", "clip_views", "mirror", "collate", "normalisation_metadata", "source_has_hands", "to_inputs",
            "prepare_stream", "CausalPreparer", "take_steps"]
 
 
@@ -86,6 +86,31 @@ def _causal_windows(kp, sc, layout, spec: InputSpec, idx: np.ndarray, mode: str,
     lo, hi = int(real.min()), int(real.max()) + 1  # only these frames need preparing
     x = prepare_stream(kp, sc, layout, spec, frames=(lo, hi), rng=rng, augment=aug)
     return collate([take_steps(x, np.where(row >= 0, row - lo, -1)) for row in idx])
+
+
+def mirror(keypoint: np.ndarray, score: np.ndarray | None, layout: str | Layout):
+    """The left/right mirror image of a clip [M,T,V,C] in its source layout: x negated (the
+    normalisation re-centres it) and the layout's left/right joints swapped."""
+    perm = get_layout(layout).flip_permutation
+    kp = keypoint[:, :, perm].copy()
+    kp[..., 0] = np.where(kp[..., 0] != 0, -kp[..., 0], 0)  # keep "missing" zeros as zeros
+    return kp, None if score is None else score[:, :, perm]
+
+
+def clip_views(keypoint: np.ndarray, score: np.ndarray | None, layout: str | Layout, spec: InputSpec,
+               num_clips: int = 1, mode: str = "uniform", flip: bool = False) -> dict[str, np.ndarray]:
+    """The deterministic views a clip is scored on, each array [K, ...]: num_clips windows placed
+    by `mode`, and with flip their mirror images too (K doubles). The model's logits averaged over
+    the K views are the clip's score: what `bharnet eval` reports and `Recognizer.run(clip)` returns."""
+    kp = np.asarray(keypoint, np.float32)
+    if kp.ndim == 3:
+        kp = kp[None]
+    sc = None if score is None else np.asarray(score, np.float32).reshape(kp.shape[:3])
+    x = prepare_clip(kp, sc, layout, spec, num_clips=num_clips, mode=mode)
+    if not flip:
+        return x
+    m = prepare_clip(*mirror(kp, sc, layout), layout, spec, num_clips=num_clips, mode=mode)
+    return {k: np.concatenate([x[k], m[k]]) for k in x}
 
 
 def collate(samples: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:

@@ -14,6 +14,8 @@ import math
 from dataclasses import dataclass, fields
 from typing import Callable
 
+MODES = ("auto", "window", "continual")
+SCHEDULES = ("native", "atrous")
 # multiply a timestamp in this unit by the factor to get milliseconds
 TIMESTAMP_UNITS = {"ms": 1.0, "s": 1000.0, "us": 1e-3, "ns": 1e-6}
 
@@ -47,6 +49,14 @@ class RecognizerOptions:
         label=None (outcome "no_person"), with no class score; 0 disables.
     min_score: a window whose top class scores below this yields label=None (outcome
         "low_confidence"); 0 disables.
+    mode: "auto" | "window" | "continual". window: every `stride` frames the model runs on the
+        whole window. continual (streaming bundles: bharnet export adds step graphs to models
+        trained with temporal_padding: valid and causal preprocessing): each frame is computed
+        once and the model's state kept per track; its recognitions equal the window mode's at
+        the same frames. auto: continual when the bundle and the backend can, else window.
+    schedule: continual mode's step graph: "native" (the least work; strided layers fire every
+        other frame, so predictions exist every total-stride frames: stride must be a multiple)
+        or "atrous" (a prediction every frame); None: native when the stride allows, else atrous.
     threads: CPU threads of the backend (None: the backend's default).
     clock: seconds on a monotonic clock (None: time.monotonic); for replays and tests.
     """
@@ -63,6 +73,8 @@ class RecognizerOptions:
     max_tracks: int = 16
     min_body_presence: float = 0.5
     min_score: float = 0.0
+    mode: str = "auto"
+    schedule: str | None = None
     threads: int | None = None
     clock: Callable[[], float] | None = None
 
@@ -78,6 +90,9 @@ class RecognizerOptions:
         _positive(self, "idle_timeout_ms", optional=True, inf=True)
         _fraction(self, "min_body_presence")
         _fraction(self, "min_score")
+        _choice(self, "mode", MODES)
+        if self.schedule is not None:
+            _choice(self, "schedule", SCHEDULES)
         if self.timestamp_unit not in TIMESTAMP_UNITS:
             raise OptionsError(f"RecognizerOptions.timestamp_unit must be one of "
                                f"{', '.join(TIMESTAMP_UNITS)}, got {self.timestamp_unit!r}")
@@ -130,6 +145,11 @@ def _positive(opts, name: str, optional: bool = False, inf: bool = False) -> Non
     object.__setattr__(opts, name, x)
 
 
+def _choice(opts, name: str, allowed: tuple) -> None:
+    if getattr(opts, name) not in allowed:
+        _bad(opts, name, "one of " + ", ".join(allowed))
+
+
 def _fraction(opts, name: str) -> None:
     x = _number(getattr(opts, name))
     if x is None or not 0.0 <= x <= 1.0:
@@ -137,4 +157,4 @@ def _fraction(opts, name: str) -> None:
     object.__setattr__(opts, name, x)
 
 
-__all__ = ["RecognizerOptions", "OptionsError", "TIMESTAMP_UNITS"]
+__all__ = ["RecognizerOptions", "OptionsError", "TIMESTAMP_UNITS", "MODES", "SCHEDULES"]

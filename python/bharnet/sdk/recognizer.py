@@ -17,10 +17,10 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from ..data.adapt import source_has_hands
-from ..data.pipeline import prepare, prepare_clip
-from ..data.sampling import sample_indices, take_frames
 from ..bundle import DEFAULT_STRIDE
+from ..data.adapt import source_has_hands
+from ..data.pipeline import clip_views, prepare
+from ..data.sampling import sample_indices, take_frames
 from ..data.spec import InputSpec
 from ..layouts import get_layout
 from .adapters import RowSplitter, frame_to_rows
@@ -29,6 +29,7 @@ from .options import RecognizerOptions
 from .presence import body_presence
 from .results import LOW_CONFIDENCE, NO_PERSON, Recognition
 from .rgb import RGBBranch, has_rgb
+from .streaming import StreamState
 from .tracks import Ring, TimestampError, Track, TrackTable, percentiles
 
 log = logging.getLogger("bharnet.sdk")
@@ -71,6 +72,9 @@ class Recognizer:
     backend: "auto" | "onnxruntime" | "native" | "tensorrt" | "torch"; device: None, "cpu", "cuda".
     options: a RecognizerOptions (every setting, validated); its fields may also be given as
         keyword arguments (layout, window and stride also positionally), which override it.
+        options.mode picks window or continual inference (streaming bundles: see
+        RecognizerOptions); `info` says which runs and after how many frames a track's first
+        recognition comes.
     on_result: called with every Recognition push() completes; an exception it raises is logged
         and counted (stats()["callback_errors"]), and the stream goes on.
     trusted_keys: Ed25519 public keys (PEM paths, raw bytes, hex); when given, the bundle must be
@@ -101,6 +105,9 @@ class Recognizer:
         self.model_layout = meta.layout
         self.window = opts.window or self.spec.window
         self.stride = opts.stride or meta.stride or DEFAULT_STRIDE
+        if self.spec.causal and self.window != self.spec.window:
+            raise ValueError(f"this streaming model prepares each frame once and runs its own window "
+                             f"of {self.spec.window} frames; window={self.window} cannot be resampled")
         self.options = dataclasses.replace(opts, window=self.window, stride=self.stride)
         self.top_k = min(opts.top_k, len(self.classes))
         self.fps = opts.fps
@@ -112,6 +119,8 @@ class Recognizer:
         # BHaRNet-M: images are used only when the bundle carries the RGB graphs (sdk/rgb.py)
         self.rgb = (RGBBranch(self.bundle, opts.layout, threads=opts.threads)
                     if has_rgb(self.bundle) else None)
+        self.mode, self.schedule, self._runner = self._choose_mode(opts)
+        self.options = dataclasses.replace(self.options, mode=self.mode, schedule=self.schedule)
         self._run_lock = None if getattr(self.backend, "thread_safe", False) else threading.Lock()
         self._lock = threading.Lock()     # guards the track table (held for O(max_tracks) work)
         self._stats_lock = threading.Lock()
@@ -132,6 +141,10 @@ class Recognizer:
     def info(self) -> dict:
         return {"classes": self.classes, "model_layout": self.model_layout, "layout": self.layout,
                 "window": self.window, "model_window": self.spec.window, "stride": self.stride,
+                "mode": self.mode, "schedule": self.schedule,
+                # a track's first recognition comes after this many frames (both modes), then one
+                # every `stride` frames
+                "first_recognition_frames": self.window,
                 "backend": self.backend.name, "variant": self.bundle.meta.variant,
                 "bundle": str(getattr(self.bundle, "path", "")),
                 "bundle_sha256": getattr(self.bundle, "sha256", None)}
@@ -288,6 +301,32 @@ class Recognizer:
         self.close()
 
     # ---- internals ---------------------------------------------------------------------------
+    def _choose_mode(self, opts: RecognizerOptions):
+        """(mode, schedule, step runner or None) from the options, the bundle and the backend."""
+        cont = self.bundle.meta.continual
+        why = None
+        if not cont:
+            why = "this bundle has no step graph (only streaming models, trained with " \
+                  "temporal_padding: valid and causal preprocessing, have one)"
+        elif not hasattr(self.backend, "step_runner"):
+            why = f"backend {self.backend.name!r} has no step runtime (use onnxruntime or native)"
+        elif self.rgb is not None:
+            why = "the RGB branch (BHaRNet-M) recognises whole windows"
+        if opts.mode == "window" or (opts.mode == "auto" and why is not None):
+            return "window", None, None
+        if why is not None:
+            raise ValueError(f"mode='continual': {why}")
+        every = int(cont["total_stride"])
+        schedule = opts.schedule or ("native" if self.stride % every == 0 else "atrous")
+        if schedule not in cont["schedules"]:
+            raise ValueError(f"mode='continual': this bundle has no {schedule!r} step graph (it has "
+                             f"{', '.join(cont['schedules'])})")
+        if schedule == "native" and self.stride % every:
+            raise ValueError(f"the native schedule predicts every {every} frames: stride must be a "
+                             f"multiple of {every} (got {self.stride}); schedule='atrous' predicts "
+                             f"every frame")
+        return "continual", schedule, self.backend.step_runner(schedule)
+
     def _set_layout(self, layout: str) -> None:
         """Fix the input layout: its row splitter and track buffers; refuse a hand model fed a
         layout without hands."""
@@ -298,8 +337,12 @@ class Recognizer:
                 f"feed a whole-body layout (mediapipe_holistic, coco_wholebody) or use a body-only "
                 f"model")
         self._split = RowSplitter(lay.name)
+        stream = None
+        if self.spec.causal:   # frames prepared once each, kept per track (sdk/streaming.py)
+            def stream(name=lay.name):
+                return StreamState(name, self.spec, self._runner)
         self._tracks = TrackTable(self.window, self.spec.num_person, lay.num_joints,
-                                  self.spec.coords, **self._table_opts)
+                                  self.spec.coords, stream=stream, **self._table_opts)
         self.layout = lay.name
 
     def _layout_for(self, rows: np.ndarray) -> None:
@@ -352,42 +395,68 @@ class Recognizer:
         return f
 
     def _feed(self, tr: Track, kp, sc, ts: float, now: float, t0: float) -> Recognition | None:
-        """One frame into a track; the Recognition it completes, or None. Only the append and
-        the copy of the window hold the track's lock; inference runs outside it."""
+        """One frame into a track; the Recognition it completes, or None. The track's lock is held
+        for the append (and, in continual mode, the model step); window inference runs outside."""
         with tr.lock:
-            due = self._append(tr, kp, sc, ts, now)
-            window = tr.ordered() if due else None
-        if window is None:
-            return None
-        return self._infer(*window, track=tr, t0=t0)
+            due, out = self._append(tr, kp, sc, ts, now)
+            if not due:
+                return None
+            kp, sc, ts = tr.ordered()
+            stream = tr.stream
+            inputs = stream.window_inputs() if stream is not None and (
+                out is None or self.rgb is not None) else None
+            hand = stream.hand_mask() if stream is not None else None
+        return self._infer(kp, sc, ts, track=tr, t0=t0, inputs=inputs, outputs=out, hand_mask=hand)
 
-    def _append(self, tr: Track, kp, sc, ts: float, now: float) -> bool:
+    def _append(self, tr: Track, kp, sc, ts: float, now: float):
+        """(whether this frame completes a window, the model's outputs in continual mode)."""
         tr.check_time(ts, self.options.max_gap_ms, self.options.gap_periods)
         tr.append(kp, sc, ts, now)
-        return tr.full and (tr.count - tr.window) % self.stride == 0
+        out = tr.stream.push(kp, sc) if tr.stream is not None else None
+        due = tr.full and (tr.count - tr.window) % self.stride == 0
+        if due and self.mode == "continual" and out is None:   # the schedule's phase is wrong
+            raise RuntimeError(f"track {tr.track_id!r}: the step runner did not predict at frame "
+                               f"{tr.count} (stride {self.stride}, schedule {self.schedule})")
+        return due, out
 
     def _recognize(self, tr: Track, t0: float, partial: bool = False) -> Recognition:
         with tr.lock:
             kp, sc, ts = tr.ordered()
-        return self._infer(kp, sc, ts, track=tr, t0=t0, partial=partial)
+            stream = tr.stream
+            inputs = stream.window_inputs() if stream is not None else None
+            hand = stream.hand_mask() if stream is not None else None
+        return self._infer(kp, sc, ts, track=tr, t0=t0, partial=partial, inputs=inputs,
+                           hand_mask=hand)
 
-    def _infer(self, kp, sc, ts, track: Track, t0: float, partial: bool = False) -> Recognition:
+    def _infer(self, kp, sc, ts, track: Track, t0: float, partial: bool = False, inputs=None,
+               outputs=None, hand_mask=None) -> Recognition:
+        """The Recognition of one window: raw frames kp/sc/ts (for presence and times), and either
+        the model's outputs (continual), its prepared inputs (streaming bundles), or neither
+        (prepared here from the raw frames)."""
         frames = kp.shape[1]
         presence = self._presence(kp, sc)
         if presence < self.options.min_body_presence:
             rec = self._no_person(track.track_id, float(ts[0]), float(ts[-1]), frames, presence)
         else:
-            if partial:   # a stream that just started: the pipeline's padding for missing frames
-                idx = sample_indices(frames, self.spec.window, "crop", short="pad")[0]
-                inputs = prepare(*take_frames(kp, sc, idx), self.layout, self.spec)
-            else:
-                if self._resample is not None:
-                    kp, sc = take_frames(kp, sc, self._resample)
-                inputs = prepare(kp, sc, self.layout, self.spec)
-            rec = self._classify(inputs, track.track_id, float(ts[0]), float(ts[-1]), frames,
-                                 presence)
+            if inputs is None and outputs is None:
+                inputs = self._window_inputs(kp, sc, partial)
+            if inputs is not None:
+                hand_mask = inputs.get("hand_mask") if hand_mask is None else hand_mask
+                inputs = {k: v[None] for k, v in inputs.items()}
+            out = self._outputs(inputs, outputs, track.track_id, float(ts[0]), float(ts[-1]), frames)
+            rec = self._recognition(out, hand_mask, track.track_id, float(ts[0]), float(ts[-1]),
+                                    frames, presence)
         self._record(track, rec, t0)
         return rec
+
+    def _window_inputs(self, kp, sc, partial: bool) -> dict[str, np.ndarray]:
+        """A windowed bundle's inputs from raw frames, prepared over the window as a whole."""
+        if partial:   # a stream that just started: the pipeline's padding for missing frames
+            idx = sample_indices(kp.shape[1], self.spec.window, "crop", short="pad")[0]
+            return prepare(*take_frames(kp, sc, idx), self.layout, self.spec)
+        if self._resample is not None:
+            kp, sc = take_frames(kp, sc, self._resample)
+        return prepare(kp, sc, self.layout, self.spec)
 
     def _record(self, track: Track, rec: Recognition, t0: float) -> None:
         latency = (time.perf_counter() - t0) * 1000.0
@@ -405,6 +474,8 @@ class Recognizer:
                            outcome=NO_PERSON)
 
     def _clip(self, clip: np.ndarray, fps: float) -> Recognition:
+        """One Recognition for a whole clip, scored as `bharnet eval` scores it: the bundle's
+        sampling mode and test views (bharnet.data.pipeline.clip_views), logits averaged."""
         t0 = time.perf_counter()
         self._layout_for(clip)
         kp, sc = self._split(clip)
@@ -416,34 +487,44 @@ class Recognizer:
         if presence < self.options.min_body_presence:
             rec = self._no_person(0, 0.0, end_ms, t, presence)
         else:
-            batch = prepare_clip(kp, sc, self.layout, self.spec, num_clips=1)
-            inputs = {k: v[0] for k, v in batch.items()}
-            rec = self._classify(inputs, 0, 0.0, end_ms, t, presence)
+            pre = self.bundle.meta.preprocessing
+            views = clip_views(kp, sc, self.layout, self.spec, int(pre.get("test_clips", 1)),
+                               pre.get("sampling", "uniform"), bool(pre.get("test_flip", False)))
+            out = self._outputs(views, None, 0, 0.0, end_ms, t)
+            out = {k: v.mean(0, keepdims=True) if isinstance(v, np.ndarray) else v
+                   for k, v in out.items()}            # logits averaged over the views
+            rec = self._recognition(out, views.get("hand_mask", [None])[0], 0, 0.0, end_ms, t,
+                                    presence)
         with self._stats_lock:
             self._latency.add((time.perf_counter() - t0) * 1000.0)
         return rec
 
-    def _classify(self, inputs: dict[str, np.ndarray], track_id, start_ms, end_ms,
-                  frames, presence: float) -> Recognition:
-        batch = {k: v[None] for k, v in inputs.items()}
+    def _outputs(self, batch, outputs, track_id, start_ms, end_ms, frames) -> dict:
+        """The model's outputs: given (continual), or the backend on a batch of window inputs; the
+        RGB branch fused in where the bundle has one."""
         t0 = time.perf_counter()
-        if self._run_lock is None:
-            out = self.backend.run(batch)
-        else:
-            with self._run_lock:
-                out = self.backend.run(batch)
+        stepped = 0.0 if outputs is None else float(outputs.get("_latency_ms", 0.0))
+        if outputs is None:
+            if self._run_lock is None:
+                outputs = self.backend.run(batch)
+            else:
+                with self._run_lock:
+                    outputs = self.backend.run(batch)
         if self.rgb is not None:
-            fused = self.rgb.score(out["logits"], batch, track_id, start_ms, end_ms, frames)
+            fused = self.rgb.score(outputs["logits"], batch, track_id, start_ms, end_ms, frames)
             if fused is not None:
-                out = {**out, "logits": fused[0], "rgb_logits": fused[1]}
-        latency = (time.perf_counter() - t0) * 1000.0
+                outputs = {**outputs, "logits": fused[0], "rgb_logits": fused[1]}
+        return {**outputs, "_latency_ms": stepped + (time.perf_counter() - t0) * 1000.0}
 
+    def _recognition(self, out: dict, hand_mask, track_id, start_ms, end_ms, frames,
+                     presence: float) -> Recognition:
         p = _softmax(out["logits"][0])
         order = np.argsort(-p)[: self.top_k]
         rec = Recognition(label=self.classes[order[0]], score=float(p[order[0]]),
                           top_k=[(self.classes[i], float(p[i])) for i in order],
                           track_id=track_id, start_ms=start_ms, end_ms=end_ms,
-                          latency_ms=latency, frames=int(frames), body_presence=presence)
+                          latency_ms=float(out.get("_latency_ms", 0.0)), frames=int(frames),
+                          body_presence=presence)
         for expert in ("body", "hand"):
             z = out.get(f"{expert}_logits")
             if z is not None:
@@ -451,9 +532,8 @@ class Recognizer:
                 k = int(np.argmax(pe))
                 setattr(rec, f"{expert}_label", self.classes[k])
                 setattr(rec, f"{expert}_score", float(pe[k]))
-        mask = inputs.get("hand_mask")
-        if mask is not None:  # [T, 2M]: person 0's left and right hand
-            rec.hand_presence = (float(mask[:, 0].mean()), float(mask[:, 1].mean()))
+        if hand_mask is not None and len(hand_mask):  # [T, 2M]: person 0's left and right hand
+            rec.hand_presence = (float(hand_mask[:, 0].mean()), float(hand_mask[:, 1].mean()))
         if rec.score < self.options.min_score:   # not sure enough to name a class
             rec.label, rec.score, rec.outcome = None, None, LOW_CONFIDENCE
         return rec

@@ -35,7 +35,7 @@ class Track:
     """
 
     __slots__ = ("track_id", "window", "kp", "score", "ts", "count", "last_ts", "total_frames",
-                 "lock", "last_seen", "_deltas", "results", "resets", "no_person", "latency")
+                 "lock", "last_seen", "_deltas", "results", "resets", "no_person", "latency", "stream")
 
     def __init__(self, track_id, window: int, persons: int, joints: int, coords: int):
         self.track_id = track_id
@@ -53,6 +53,7 @@ class Track:
         self.last_seen: float = 0.0   # process monotonic clock at the last frame (s)
         self._deltas: list[float] = []
         self.latency = Ring(_LATENCIES)
+        self.stream = None        # streaming bundles: prepared frames and model state (sdk/streaming.py)
 
     # ---- clock -------------------------------------------------------------------------------
     def period_ms(self) -> float | None:
@@ -67,6 +68,8 @@ class Track:
         the last timestamp and frame period, so the next frame may carry any timestamp."""
         self.count = 0
         self.resets += 1
+        if self.stream is not None:
+            self.stream.reset()
         if forget_clock:
             self.last_ts = None
             self._deltas.clear()
@@ -126,7 +129,8 @@ class Track:
         return self.kp[:, idx], self.score[:, idx], self.ts[idx]
 
     def nbytes(self) -> int:
-        return self.kp.nbytes + self.score.nbytes + self.ts.nbytes
+        n = self.kp.nbytes + self.score.nbytes + self.ts.nbytes
+        return n + (self.stream.nbytes() if self.stream is not None else 0)
 
     # ---- counters ----------------------------------------------------------------------------
     def record(self, latency_ms: float, no_person: bool) -> None:
@@ -171,10 +175,12 @@ class TrackTable:
     calling, for O(max_tracks) work at most)."""
 
     def __init__(self, window: int, persons: int, joints: int, coords: int,
-                 max_tracks: int = 16, idle_timeout_ms: float | None = 10_000.0):
+                 max_tracks: int = 16, idle_timeout_ms: float | None = 10_000.0, stream=None):
+        """stream: for streaming bundles, a function that makes a track's StreamState."""
         if max_tracks < 1:
             raise ValueError(f"max_tracks must be >= 1, got {max_tracks}")
         self.shape = (int(window), int(persons), int(joints), int(coords))
+        self.make_stream = stream
         self.max_tracks = int(max_tracks)
         self.idle_timeout_ms = idle_timeout_ms
         self._tracks: dict = {}
@@ -199,7 +205,10 @@ class TrackTable:
 
     def new_track(self, track_id) -> Track:
         """A track with this table's buffer shape, not registered (stream() owns its own)."""
-        return Track(track_id, *self.shape)
+        tr = Track(track_id, *self.shape)
+        if self.make_stream is not None:
+            tr.stream = self.make_stream()
+        return tr
 
     def get_live(self, track_id) -> Track | None:
         return self._tracks.get(track_id)

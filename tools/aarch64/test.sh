@@ -24,7 +24,7 @@ read -r -a STREAMS <<<"${BHARNET_PARITY_STREAMS:-$(ls "$SHARED"/data/streams/*.n
 OUT="$WORK/results"
 SUMMARY="$WORK/summary.txt"
 BACKENDS=(onnxruntime native)   # the parity check's backends; one more is one more word
-MODES=(window)                  # and its Recognizer modes (tests/aarch64/parity.py MODES)
+MODES=(window continual continual-atrous)   # and its Recognizer modes (parity.py MODES)
 
 # ---- mounts: proc (with an ARM cpuinfo over the host's x86 one) and binfmt_misc -----------------
 unmount_root() {

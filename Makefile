@@ -82,3 +82,13 @@ clean:
 .PHONY: bench-streaming
 bench-streaming: $(VENV)/.built
 	$(PY) bench/streaming.py $(BENCH_STREAMING_ARGS)
+
+# Jetson-class aarch64: a manylinux wheel cross-built against glibc 2.31 (build/aarch64/dist), and
+# its tests under qemu: torch-free suite, C++ kernels on every ISA path, x86/aarch64 SDK parity.
+# Root is needed (apt-get, binfmt_misc, chroot). See tools/aarch64/.
+.PHONY: wheel-aarch64 test-aarch64
+wheel-aarch64:
+	bash tools/aarch64/build_wheel.sh
+
+test-aarch64: wheel-aarch64 $(VENV)/.built
+	bash tools/aarch64/test.sh

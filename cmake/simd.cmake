@@ -12,8 +12,10 @@ if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
     # NEON is baseline on aarch64 (Jetson), nothing to add.
   endif()
   if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64|amd64")
-    set_source_files_properties(csrc/kernels/gemm_avx2.cpp PROPERTIES COMPILE_OPTIONS "-mavx2;-mfma")
-    set_source_files_properties(csrc/kernels/gemm_avx512.cpp PROPERTIES
+    # absolute paths: tests/cpp/CMakeLists.txt includes this file from another source directory
+    get_filename_component(_bharnet_kdir "${CMAKE_CURRENT_LIST_DIR}/../csrc/kernels" ABSOLUTE)
+    set_source_files_properties(${_bharnet_kdir}/gemm_avx2.cpp PROPERTIES COMPILE_OPTIONS "-mavx2;-mfma")
+    set_source_files_properties(${_bharnet_kdir}/gemm_avx512.cpp PROPERTIES
       COMPILE_OPTIONS "-mavx512f;-mavx512vl;-mavx2;-mfma")
   endif()
 endif()

@@ -118,6 +118,13 @@ def pytest_terminal_summary(terminalreporter):
 
 
 @pytest.fixture(scope="session")
+def windowed_bundle() -> pathlib.Path:
+    """A small windowed bundle (random weights; tests/data/make_windowed_bundle.py writes it): what
+    only windowed bundles do, now that the embedded default model streams."""
+    return REPO / "tests/data/windowed.bharnet"
+
+
+@pytest.fixture(scope="session")
 def streaming_bundle(tmp_path_factory):
     """A small streaming bundle (vanilla, valid 3x1 convs, causal-v1; random weights) with both
     step graphs: exported once per session (the step-graph export is the slow part)."""

@@ -43,13 +43,13 @@ def test_recognizer_checks_options_before_loading_anything():
 
 
 @needs_model
-def test_options_object_and_keywords_agree_and_keywords_override():
+def test_options_object_and_keywords_agree_and_keywords_override(windowed_bundle):
     a = sdk.Recognizer(layout="mediapipe_holistic", options=RecognizerOptions(stride=4, top_k=3))
     b = sdk.Recognizer(None, layout="mediapipe_holistic", stride=4, top_k=3)
     assert (a.stride, a.top_k, a.layout) == (b.stride, b.top_k, b.layout) == (4, 3, "mediapipe_holistic")
     c = sdk.Recognizer(options=RecognizerOptions(stride=4), stride=6)
     assert c.stride == 6 and c.options.stride == 6
-    d = sdk.Recognizer(None, "auto", "mediapipe_holistic", 48, 12)    # positional, as before
+    d = sdk.Recognizer(windowed_bundle, "auto", "mediapipe_holistic", 48, 12)   # positional, as before
     assert (d.layout, d.window, d.stride) == ("mediapipe_holistic", 48, 12)
 
 

@@ -82,7 +82,8 @@ def test_short_stream_is_flushed_once(rec, holistic_stream):
 
 
 def test_nan_inf_and_missing_hands_never_reach_the_network(holistic_stream):
-    r = sdk.Recognizer(layout="mediapipe_holistic", backend="onnxruntime")
+    # the window mode runs the backend on every window (the continual mode's steps: test_sdk_continual)
+    r = sdk.Recognizer(layout="mediapipe_holistic", backend="onnxruntime", mode="window")
     spy = r.backend = FiniteSpy(r.backend)
     noisy = _noisy(holistic_stream)
     clip = r.run(noisy)
@@ -277,7 +278,8 @@ def test_torch_backend_matches_onnxruntime(holistic_stream):
     from bharnet.data.pipeline import prepare_clip
 
     kp, sc = sdk.split_rows(holistic_stream, "mediapipe_holistic")
-    x = prepare_clip(kp, sc, "mediapipe_holistic", r.spec, num_clips=2)
+    x = prepare_clip(kp, sc, "mediapipe_holistic", r.spec, num_clips=2,
+                     mode=bundle.meta.preprocessing["sampling"])
     a, b = ob.run(x), tb.run(x)
     assert set(a) == set(b)
     for k in a:
@@ -295,15 +297,16 @@ def test_native_backend_matches_onnxruntime(holistic_stream):
 
     r = sdk.Recognizer(bundle, layout="mediapipe_holistic", backend="native")
     kp, sc = sdk.split_rows(_noisy(holistic_stream), "mediapipe_holistic")
-    x = prepare_clip(kp, sc, "mediapipe_holistic", r.spec, num_clips=3)
+    x = prepare_clip(kp, sc, "mediapipe_holistic", r.spec, num_clips=3,
+                     mode=bundle.meta.preprocessing["sampling"])
     a, b = get_backend("onnxruntime", bundle).run(x), nb.run(x)
     for k in a:
         np.testing.assert_allclose(a[k], b[k], rtol=1e-4, atol=1e-4)
     assert r.run(holistic_stream).label == sdk.Recognizer(bundle).run(holistic_stream).label
 
 
-def test_custom_window_is_resampled(holistic_stream):
-    r = sdk.Recognizer(layout="mediapipe_holistic", window=48, stride=12)
+def test_custom_window_is_resampled(holistic_stream, windowed_bundle):
+    r = sdk.Recognizer(windowed_bundle, layout="mediapipe_holistic", window=48, stride=12)
     recs = list(r.run(list(holistic_stream)))
     assert len(recs) == 1 + (72 - 48) // 12 and recs[0].frames == 48
 

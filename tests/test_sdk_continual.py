@@ -54,15 +54,16 @@ def test_continual_equals_window_at_every_prediction(streaming_bundle, holistic_
     _compare(list(win.run(list(frames), fps=28)), list(cont.run(list(frames), fps=28)))
 
 
-def test_auto_mode_and_schedule(streaming_bundle):
+def test_auto_mode_and_schedule(streaming_bundle, windowed_bundle):
     r = sdk.Recognizer(streaming_bundle, layout="mediapipe_holistic")        # bundle stride
     assert r.info["mode"] == "continual" and r.info["schedule"] == "native"
     assert r.stride == 4 and r.info["first_recognition_frames"] == r.window
     assert sdk.Recognizer(streaming_bundle, stride=2).info["schedule"] == "atrous"
     assert sdk.Recognizer(streaming_bundle, mode="window").info["mode"] == "window"
-    assert sdk.Recognizer().info["mode"] == "window"        # the windowed embedded model
+    assert sdk.Recognizer().info["mode"] == "continual"     # the embedded model streams
+    assert sdk.Recognizer(windowed_bundle).info["mode"] == "window"
     with pytest.raises(ValueError, match="no step graph"):
-        sdk.Recognizer(mode="continual")
+        sdk.Recognizer(windowed_bundle, mode="continual")
     with pytest.raises(ValueError, match="multiple of 4"):
         sdk.Recognizer(streaming_bundle, mode="continual", schedule="native", stride=6)
     with pytest.raises(ValueError, match="cannot be resampled"):

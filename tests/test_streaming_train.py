@@ -16,7 +16,7 @@ from bharnet.training.loader import prepare_test, read_dataset
 from bharnet.training.models import VARIANTS
 from bharnet.training.train import train
 
-from train_helpers import TINY_BACKBONE, tiny_config, tiny_synth
+from train_helpers import one_thread, synth_path, TINY_BACKBONE, tiny_config, tiny_synth  # noqa: F401 (fixtures)
 
 # mstcn with one dilation: half-span 1, strides (1, 1, 2): receptive field 7, total stride 2
 VALID = {**TINY_BACKBONE, "temporal_padding": "valid", "dilations": [1]}
@@ -30,19 +30,6 @@ def streaming_config(variant: str, **over) -> dict:
     for section, vals in over.items():
         cfg[section] = {**cfg[section], **vals}
     return cfg
-
-
-@pytest.fixture(scope="module")
-def synth_path(tmp_path_factory):
-    return tiny_synth(tmp_path_factory.mktemp("data") / "tiny.pkl")
-
-
-@pytest.fixture(autouse=True)
-def _threads():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def test_pool_steps_sets_the_window():

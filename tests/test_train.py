@@ -9,20 +9,7 @@ import torch
 from bharnet.training.checkpoint import load_checkpoint
 from bharnet.training.train import lr_lambda, train
 
-from train_helpers import tiny_config, tiny_synth
-
-
-@pytest.fixture(scope="module")
-def synth_path(tmp_path_factory):
-    return tiny_synth(tmp_path_factory.mktemp("data") / "tiny.pkl")
-
-
-@pytest.fixture(autouse=True)
-def _threads():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+from train_helpers import one_thread, synth_path, tiny_config, tiny_synth  # noqa: F401 (fixtures)
 
 
 def _weights(path):

@@ -1,5 +1,8 @@
-"""Tiny datasets and configs shared by the training and evaluation tests."""
+"""Tiny datasets, configs and fixtures shared by the training and evaluation tests (a test module
+uses the fixtures by importing them: `from train_helpers import synth_path, one_thread`)."""
 from __future__ import annotations
+
+import pytest
 
 TINY_BACKBONE = {"base_channels": 8, "num_stages": 3, "inflate_stages": [3], "down_stages": [3]}
 
@@ -25,3 +28,19 @@ def tiny_config(variant: str = "vanilla", **over) -> dict:
     for section, vals in over.items():
         cfg[section] = {**cfg.get(section, {}), **vals}
     return cfg
+
+
+@pytest.fixture(scope="module")
+def synth_path(tmp_path_factory):
+    return tiny_synth(tmp_path_factory.mktemp("data") / "tiny.pkl")
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Training tests on one torch thread (results independent of the machine's cores)."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -1,6 +1,7 @@
-"""SDK benchmark: per-window latency of each backend here, the SDK's own per-frame overhead
-(buffering, adaptation, normalisation) against the model's time, and the frames per second one
-track sustains on one core at stride 8.
+"""SDK benchmark, window mode: per-window latency of each backend here, the SDK's own per-frame
+overhead (buffering, adaptation, normalisation) against the model's time, and the frames per second
+one track sustains on one core at stride 8. (Continual mode, where a bundle streams, is measured
+against window mode in bench/streaming.py.)
 
     python bench/sdk.py [--model BUNDLE] [--frames N] [--repeats N] [--out bench/results/sdk_cpu.json]
 """
@@ -45,7 +46,7 @@ def pct(x, q):
 
 
 def backend_latency(model, name: str, frames: np.ndarray, repeats: int, threads: int | None):
-    rec = sdk.Recognizer(model, backend=name, layout="mediapipe_holistic", threads=threads)
+    rec = sdk.Recognizer(model, backend=name, layout="mediapipe_holistic", threads=threads, mode="window")
     kp, sc = sdk.split_rows(frames[: rec.window], "mediapipe_holistic")
     x = {k: v for k, v in prepare_clip(kp, sc, "mediapipe_holistic", rec.spec).items()}
     for _ in range(3):
@@ -62,7 +63,7 @@ def pipeline_cost(model, frames: np.ndarray, repeats: int) -> dict:
     """bharnet.data.pipeline.prepare on one window (adapt + normalise + streams), per call."""
     from bharnet.data.pipeline import prepare
 
-    rec = sdk.Recognizer(model, layout="mediapipe_holistic")
+    rec = sdk.Recognizer(model, layout="mediapipe_holistic", mode="window")
     kp, sc = sdk.split_rows(frames[: rec.window][None], "mediapipe_holistic")
     for _ in range(3):
         prepare(kp, sc, "mediapipe_holistic", rec.spec)
@@ -77,7 +78,7 @@ def pipeline_cost(model, frames: np.ndarray, repeats: int) -> dict:
 def stream_cost(model, name: str, frames: np.ndarray, stride: int, threads: int | None):
     """Feed one track frame by frame; split wall time into backend and SDK (everything else)."""
     rec = sdk.Recognizer(model, backend=name, layout="mediapipe_holistic", stride=stride,
-                         threads=threads, max_gap_ms=None)
+                         threads=threads, max_gap_ms=None, mode="window")
     for i in range(rec.window):  # warm-up: one window
         rec.push(frames[i], float(i), track_id="warm")
     backend_ms, windows = 0.0, 0
@@ -119,8 +120,8 @@ def main(argv=None) -> int:
     res = {"machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
                        "python": sys.version.split()[0]},
            "model": str(sdk.load_model(args.model).path), "backends": {}, "stream": {}}
-    info = sdk.Recognizer(args.model, layout="mediapipe_holistic").info
-    res["window"], res["variant"] = info["window"], info["variant"]
+    info = sdk.Recognizer(args.model, layout="mediapipe_holistic", mode="window").info
+    res["window"], res["variant"], res["mode"] = info["window"], info["variant"], "window"
     res["pipeline_prepare_per_window"] = pipeline_cost(args.model, frames, args.repeats)
     for name in available_backends():
         try:
@@ -134,7 +135,7 @@ def main(argv=None) -> int:
             res["backends"][name] = {"unavailable": str(e)}
         print(f"  measured {name}", file=sys.stderr)
 
-    print(f"\nbharnet SDK, {res['variant']} window {res['window']}, {frames.shape[0]} frames of "
+    print(f"\nbharnet SDK, window mode, {res['variant']} window {res['window']}, {frames.shape[0]} frames of "
           f"MediaPipe Holistic input, stride {args.stride}")
     hdr = (f"{'backend':<12} {'win ms (1 thr)':>15} {'p95':>7} {'win ms (all)':>13} "
            f"{'SDK ms/frame':>13} {'SDK % of model':>15} {'fps 1 core':>11}")

@@ -185,7 +185,7 @@ def run(cfg: dict, data, work: pathlib.Path, seed: int, reuse: bool, threads: in
         done.write_text(json.dumps(m, indent=2) + "\n")
     return {"seed": seed, "top1": m["top1"], "hand_intensive_top1": m.get("hand_intensive_top1"),
             "non_hand_intensive_top1": m.get("non_hand_intensive_top1"),
-            "mean_class_acc": m["mean_class_acc"], "window": None, "wall_s": wall,
+            "mean_class_acc": m["mean_class_acc"], "wall_s": wall,
             "train_s": m["timing"]["train_s"]}
 
 
@@ -379,7 +379,7 @@ def demo(args) -> int:
     for kind, name in zip(("windowed", "streaming"), TASKS["demo"]):
         cfg = recipe(name)
         r = run(cfg, data, WORK / "demo" / kind, cfg["train"].get("seed", 0), args.reuse, args.threads)
-        res[kind] = {"config": "training/configs/" + name, "window": _window(cfg), **r}
+        res[kind] = {**r, "config": "training/configs/" + name, "window": _window(cfg)}
         print(f"demo {kind:<9} window {res[kind]['window']}  synthetic test top-1 {r['top1']:.4f}  "
               f"({r['wall_s']} s)", flush=True)
     out = RESULTS / "streaming_demo.json"

@@ -32,6 +32,14 @@ def _bundle_check() -> dict:
     return open_bundle(BUNDLE).meta.export_check
 
 
+def _bundle_metric(key: str):
+    def get():
+        from bharnet.bundle import open_bundle
+
+        return open_bundle(BUNDLE).meta.metrics[key]
+    return get
+
+
 def _row(rows: list, **match) -> dict:
     found = [r for r in rows if all(r.get(k) == v for k, v in match.items())]
     assert len(found) == 1, f"expected one row with {match}, found {len(found)}"
@@ -177,6 +185,12 @@ CLAIMS = [
           [_parity(lambda c: max(c["ort_vs_torch_max_abs"].values())),
            _parity(lambda c: c["logit_scale"]),
            _parity(lambda c: max(c["ort_vs_torch_max_abs"].values()) / c["logit_scale"])]),
+    Claim("embedded model accuracy, and both recipes side by side",
+          r"it scores \*\*([\d.]+)\*\* top-1; trained side by side on the same data and schedule "
+          r"\(`bench/streaming_accuracy.py demo`\), the streaming recipe scores \*\*([\d.]+)\*\* and the same "
+          r"model windowed \(`training/configs/demo.yaml`\) \*\*([\d.]+)\*\*",
+          [_bundle_metric("top1"), _at("streaming_demo.json", "streaming", "top1"),
+           _at("streaming_demo.json", "windowed", "top1")]),
     Claim("export refusal threshold", r"refuses a bundle whose difference exceeds ([\d.e-]+) ×",
           [_parity(lambda c: c["tol"])]),
     Claim("ORT speed-up at batch 1", r"ORT on CPU is ([\d.]+)-([\d.]+)× faster than torch eager at batch 1",

@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 
 from bharnet import sdk  # noqa: E402
 from bharnet.backends import BackendUnavailable, available_backends  # noqa: E402
-from bharnet.data.pipeline import prepare_clip  # noqa: E402
+from bharnet.data.pipeline import prepare  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent
 STREAM = HERE.parent.parent / "shared/data/streams/demo_skeleton_holistic.npy"
@@ -47,8 +47,9 @@ def pct(x, q):
 
 def backend_latency(model, name: str, frames: np.ndarray, repeats: int, threads: int | None):
     rec = sdk.Recognizer(model, backend=name, layout="mediapipe_holistic", threads=threads, mode="window")
-    kp, sc = sdk.split_rows(frames[: rec.window], "mediapipe_holistic")
-    x = {k: v for k, v in prepare_clip(kp, sc, "mediapipe_holistic", rec.spec).items()}
+    kp, sc = sdk.split_rows(frames[: rec.window][None], "mediapipe_holistic")
+    # one window as the SDK prepares it in window mode, then a batch axis of 1
+    x = {k: v[None] for k, v in prepare(kp, sc, "mediapipe_holistic", rec.spec).items()}
     for _ in range(3):
         rec.backend.run(x)
     ts = []
@@ -61,8 +62,6 @@ def backend_latency(model, name: str, frames: np.ndarray, repeats: int, threads:
 
 def pipeline_cost(model, frames: np.ndarray, repeats: int) -> dict:
     """bharnet.data.pipeline.prepare on one window (adapt + normalise + streams), per call."""
-    from bharnet.data.pipeline import prepare
-
     rec = sdk.Recognizer(model, layout="mediapipe_holistic", mode="window")
     kp, sc = sdk.split_rows(frames[: rec.window][None], "mediapipe_holistic")
     for _ in range(3):

@@ -773,6 +773,10 @@ def main(argv=None) -> int:
     import onnxruntime as ort
     import torch
 
+    from bharnet.warnings_filter import install
+
+    install()  # the exporter's internal noise, as `bharnet export` hides it
+
     t0 = time.perf_counter()
     res = {"machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
                        "load_avg_1m_at_start": os.getloadavg()[0], "onnxruntime": ort.__version__,

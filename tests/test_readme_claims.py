@@ -125,6 +125,11 @@ def _streaming_row(width: str, key: str, field: str = "cpu_us_per_frame"):
     return get
 
 
+def _gate(variant: str, kind: str, key: str):
+    """A synthetic-benchmark mean of bench/results/streaming_accuracy.json (streaming or windowed)."""
+    return _at("streaming_accuracy.json", "synth", "variants", variant, kind, key, 0)
+
+
 def _streaming_ratio(width: str, slower: str, faster: str):
     return lambda: _streaming_row(width, slower)() / _streaming_row(width, faster)()
 
@@ -240,6 +245,33 @@ CLAIMS = [
            _streaming_ratio("default", "stream_window_s4_ort", "continual_native_s4_ort"),
            _streaming_ratio("demo", "stream_window_s4_native", "continual_native_s4_native"),
            _streaming_ratio("demo", "stream_window_s4_ort", "continual_native_s4_ort")]),
+    Claim("continual streaming, demo-width SDK against today's stride 8",
+          r"the demo-width SDK in continual mode costs ([\d.]+)× less on the native backend but "
+          r"([\d.]+)× more on ONNX Runtime \(([\d.]+)×\)",
+          [_streaming_ratio("demo", "today_window_s8_native", "continual_native_s4_native"),
+           lambda: 1.0 / _streaming_ratio("demo", "today_window_s8_ort", "continual_native_s4_ort")(),
+           _streaming_ratio("demo", "today_window_s8_ort", "continual_native_s4_ort")]),
+    Claim("streaming accuracy, synthetic benchmark",
+          r"vanilla BHaRNet \*\*([\d.]+)\*\* against ([\d.]+) top-1, late_fusion ([\d.]+) against "
+          r"([\d.]+), unified ([\d.]+) against ([\d.]+), body_only ([\d.]+) against ([\d.]+); and "
+          r"BHaRNet keeps its hand-intensive lead when streaming \(vanilla ([\d.]+), unified ([\d.]+), "
+          r"body_only ([\d.]+)\)",
+          [_gate(v, kind, "top1") for v in ("vanilla", "late_fusion", "unified", "body_only")
+           for kind in ("streaming", "windowed")]
+          + [_gate(v, "streaming", "hand_intensive_top1") for v in ("vanilla", "unified", "body_only")]),
+    Claim("streaming accuracy, JHMDB",
+          r"On JHMDB split 1 it is not: ([\d.]+) against ([\d.]+)\*\* for the windowed recipe",
+          [_at("streaming_accuracy.json", "jhmdb", "streaming", "top1", 0),
+           _at("streaming_accuracy.json", "jhmdb", "windowed_reference", "top1", 0)]),
+    Claim("streaming accuracy, JHMDB validation split",
+          r"on the validation split it scores ([\d.]+) with one window per clip and ([\d.]+) with its "
+          r"views, against ([\d.]+) for the streaming recipe\. .*?: ([\d.]+) over two seeds, where two "
+          r"candidates run with one seed reached ([\d.]+),",
+          [_at("streaming_selection.json", "tasks", "jhmdb", "windowed", "top1_one_view", 0),
+           _at("streaming_selection.json", "tasks", "jhmdb", "windowed", "top1", 0),
+           _at("streaming_selection.json", "tasks", "jhmdb", "d12_n3_k32_sp20", "top1", 0),
+           _at("streaming_selection.json", "tasks", "jhmdb", "d12_n3_k32_sp20", "top1", 0),
+           _at("streaming_selection.json", "tasks", "jhmdb", "d1_n7_k16", "top1", 0)]),
     Claim("continual streaming, state per track",
           r"the native runtime keeps ([\d,]+) KiB of state per track at the default width \(([\d.]+) KiB "
           r"at the demo width\) where a window of inputs is ([\d.]+) KiB \(([\d.]+) KiB\)",

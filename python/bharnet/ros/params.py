@@ -25,8 +25,8 @@ NODE_PARAMS: tuple[Param, ...] = (
                         "the first frame's number of keypoints"),
     Param("window", 0, "frames per recognition; 0: the model's window"),
     Param("stride", 0, "frames between recognitions; 0: the bundle's stride"),
-    Param("mode", "", "Recognizer mode (e.g. window, continual) where the SDK has modes; empty: "
-                      "the SDK's default (not passed)"),
+    Param("mode", "", "Recognizer mode: window or continual; empty: the SDK's default (continual "
+                      "where the bundle has a step graph)"),
     Param("top_k", 5, "classes listed in each recognition's top_k"),
     Param("threads", 0, "CPU threads for the backend; 0: the backend's default"),
     Param("max_gap_ms", 0.0, "a longer gap between two frames of a track resets it; 0: 10 observed "
@@ -45,7 +45,7 @@ _NODE_ONLY = {"input_depth", "diagnostics_period_s"}
 
 def recognizer_kwargs(values: dict) -> dict:
     """Parameter values -> Recognizer(**kwargs); "not set" values are left out, so the SDK's own
-    defaults apply (and `mode` reaches only an SDK that has it)."""
+    defaults apply."""
     out = {}
     for name, value in values.items():
         if name in _NODE_ONLY:

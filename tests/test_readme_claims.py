@@ -272,6 +272,11 @@ CLAIMS = [
            _at("streaming_selection.json", "tasks", "jhmdb", "d12_n3_k32_sp20", "top1", 0),
            _at("streaming_selection.json", "tasks", "jhmdb", "d12_n3_k32_sp20", "top1", 0),
            _at("streaming_selection.json", "tasks", "jhmdb", "d1_n7_k16", "top1", 0)]),
+    Claim("auto backend for continual mode",
+          r"where through the SDK it needs ([\d.]+)× \(demo width\) and ([\d.]+)× \(default width\) "
+          r"less CPU per frame than ONNX Runtime",
+          [_streaming_ratio("demo", "continual_native_s4_ort", "continual_native_s4_native"),
+           _streaming_ratio("default", "continual_native_s4_ort", "continual_native_s4_native")]),
     Claim("continual streaming, state per track",
           r"the native runtime keeps ([\d,]+) KiB of state per track at the default width \(([\d.]+) KiB "
           r"at the demo width\) where a window of inputs is ([\d.]+) KiB \(([\d.]+) KiB\)",

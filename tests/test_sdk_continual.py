@@ -72,6 +72,28 @@ def test_auto_mode_and_schedule(streaming_bundle, windowed_bundle):
         sdk.Recognizer(streaming_bundle, mode="sometimes")
 
 
+def test_auto_backend_follows_the_mode(streaming_bundle, windowed_bundle, monkeypatch):
+    """backend="auto": the native step runtime for continual mode on the CPU (measured faster in
+    bench/streaming.py), onnxruntime for window mode and windowed bundles, and onnxruntime again
+    when this install has no native extension."""
+    assert sdk.Recognizer(streaming_bundle).backend.name == "native"
+    assert sdk.Recognizer(streaming_bundle, mode="window").backend.name == "onnxruntime"
+    assert sdk.Recognizer(windowed_bundle).backend.name == "onnxruntime"
+    assert sdk.Recognizer(streaming_bundle, backend="onnxruntime").info["mode"] == "continual"
+
+    from bharnet.backends import base
+
+    real = base._load
+
+    def no_native(name, *a, **k):
+        if name == "native":
+            raise base.BackendUnavailable("backend 'native' needs the compiled extension bharnet._C")
+        return real(name, *a, **k)
+    monkeypatch.setattr(base, "_load", no_native)
+    r = sdk.Recognizer(streaming_bundle)
+    assert (r.backend.name, r.info["mode"]) == ("onnxruntime", "continual")
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_gaps_resets_and_tracks_as_window_mode(streaming_bundle, holistic_stream, backend):
     """push() with a timestamp gap (the track restarts), a reset(), and two interleaved tracks:

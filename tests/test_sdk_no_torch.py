@@ -49,7 +49,9 @@ def test_recognizer_runs_without_torch(holistic_stream, tmp_path):
     p = _run(f"""
         import numpy as np
         from bharnet import sdk
-        rec = sdk.Recognizer()                     # auto: onnxruntime here
+        rec = sdk.Recognizer()        # auto, streaming default: the native step runtime
+        assert (rec.backend.name, rec.mode) == ("native", "continual"), (rec.backend.name, rec.mode)
+        rec = sdk.Recognizer(mode="window")        # auto in window mode: onnxruntime
         assert rec.backend.name == "onnxruntime", rec.backend.name
         rec = sdk.Recognizer(layout="mediapipe_holistic")
         a = np.load({str(tmp_path / 's.npy')!r})

@@ -158,16 +158,17 @@ def modes_part(model, backend: str, kp: np.ndarray, quiet: bool) -> None:
     thread each), and whether their recognitions agree."""
     from . import Recognizer
 
-    ref = Recognizer(model, backend=backend, mode="window", max_gap_ms=None, threads=1)
-    if not ref.bundle.meta.continual:
+    cont = Recognizer(model, backend=backend, max_gap_ms=None, threads=1)   # mode auto
+    if cont.mode != "continual":
         print("continual mode: this model is windowed (no step graphs); a streaming model computes "
               "each frame once (see README: Continual streaming)")
         return
+    # window mode on the same backend as the continual one ("auto" may pick differently per mode)
+    recs = {"window": Recognizer(model, backend=cont.backend.name, mode="window", max_gap_ms=None,
+                                 threads=1), "continual": cont}
     period = 1000.0 / SYNTH_FPS
     rows = {}
-    for mode in ("window", "continual"):
-        rec = ref if mode == "window" else Recognizer(model, backend=backend, mode=mode,
-                                                      max_gap_ms=None, threads=1)
+    for mode, rec in recs.items():
         t0 = time.thread_time()
         out = [r for i, f in enumerate(progress(kp, desc=f"{mode} mode", unit="frame", quiet=quiet))
                if (r := rec.push(f, i * period)) is not None]

@@ -56,6 +56,24 @@ def _open(model, trusted_keys):
     return open_bundle(path, trusted_keys=trusted_keys)
 
 
+def _open_backend(name, bundle, device, opts: RecognizerOptions):
+    """backend="auto" for a streaming bundle that will run continually on the CPU tries the native
+    step runtime first: through the SDK on the real stream it needs 1.8x (demo width) and 2.3x
+    (default width) less CPU per frame than ONNX Runtime running the same step program
+    (bench/streaming.py, "SDK streaming continual native s4" rows). Everywhere else (window mode,
+    where the two tie at the default width; a GPU; the RGB branch) backends.AUTO_ORDER decides."""
+    from ..backends import BackendUnavailable, get_backend
+
+    on_cpu = device is None or str(device).startswith("cpu")
+    if (name == "auto" and on_cpu and bundle.meta.continual and opts.mode != "window"
+            and not has_rgb(bundle)):
+        try:
+            return get_backend("native", bundle, device, threads=opts.threads)
+        except BackendUnavailable:
+            pass   # no bharnet._C in this install: the usual order
+    return get_backend(name, bundle, device, threads=opts.threads)
+
+
 def _spec(bundle) -> InputSpec:
     from ..container import BundleError
 
@@ -70,6 +88,8 @@ class Recognizer:
 
     model: a bundle path, an opened Bundle, or None for the embedded demo model.
     backend: "auto" | "onnxruntime" | "native" | "tensorrt" | "torch"; device: None, "cpu", "cuda".
+        "auto" runs a streaming bundle's continual mode on the native step runtime where this
+        install has it, and otherwise tries tensorrt (GPU only), onnxruntime, native, torch.
     options: a RecognizerOptions (every setting, validated); its fields may also be given as
         keyword arguments (layout, window and stride also positionally), which override it.
         options.mode picks window or continual inference (streaming bundles: see
@@ -86,8 +106,6 @@ class Recognizer:
                  *, options: RecognizerOptions | None = None,
                  on_result: Callable[[Recognition], None] | None = None,
                  trusted_keys=None, **overrides):
-        from ..backends import get_backend
-
         unknown = sorted(set(overrides) - set(RecognizerOptions.names()))
         if unknown:
             raise TypeError(f"Recognizer() got unknown option(s) {unknown}; options are "
@@ -115,7 +133,7 @@ class Recognizer:
         self.on_result = on_result
         self._clock = opts.clock or time.monotonic
 
-        self.backend = get_backend(backend, self.bundle, device, threads=opts.threads)
+        self.backend = _open_backend(backend, self.bundle, device, opts)
         # BHaRNet-M: images are used only when the bundle carries the RGB graphs (sdk/rgb.py)
         self.rgb = (RGBBranch(self.bundle, opts.layout, threads=opts.threads)
                     if has_rgb(self.bundle) else None)

@@ -757,8 +757,18 @@ def main(argv=None) -> int:
     ap.add_argument("--quiet", action="store_true", help="no exporter progress lines")
     ap.add_argument("--out", type=pathlib.Path, default=RESULTS / "streaming.json")
     ap.add_argument("--png", type=pathlib.Path, default=RESULTS / "streaming.png")
+    ap.add_argument("--refresh-accuracy", action="store_true",
+                    help="only re-read the accuracy block (bench/streaming_accuracy.py's results) into "
+                         "the existing --out JSON; the timings stay as measured")
     ap.add_argument("--child-gemm-nn", metavar="BUNDLE", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.refresh_accuracy:
+        res = json.loads(args.out.read_text())
+        res["accuracy"] = accuracy()
+        args.out.write_text(json.dumps(res, indent=1) + "\n")
+        print(table(res))
+        print(f"updated the accuracy block of {args.out}")
+        return 0
     for name, full, quick in (("repeats", 60, 3), ("chunks", 20, 2), ("parity_frames", 64, 8)):
         if getattr(args, name) is None:
             setattr(args, name, quick if args.quick else full)

@@ -79,6 +79,8 @@ CANDIDATES = {
                                                                augment={"speed": 0.2})),
         "d1_n7_k32_sp20": _merge(_bb(dilations=[1]), _data(pool_steps=7, norm_horizon=32,
                                                            augment={"speed": 0.2})),
+        "d1_n7_k16_sp20": _merge(_bb(dilations=[1]), _data(pool_steps=7, norm_horizon=16,
+                                                           augment={"speed": 0.2})),
         "d12_n3_k32_tr25": _merge(_bb(dilations=[1, 2]), _data(pool_steps=3, norm_horizon=32,
                                                                augment={"truncate": 0.25})),
         "d12_n3_k32_sp20_tr25": _merge(_bb(dilations=[1, 2]), _data(

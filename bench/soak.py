@@ -145,7 +145,8 @@ def plot(result: dict, path: pathlib.Path) -> None:
     fig, (a, b) = plt.subplots(2, 1, figsize=(8, 6), sharex=True)
     a.plot(x, [m["rss_mb"] for m in pm], color="tab:blue")
     base = result["rss"]["after_first_minute_mb"]
-    a.axhspan(base - 10, base + 10, color="tab:green", alpha=0.15, label="after minute 1 +- 10 MB")
+    tol = result["rss"]["tolerance_mb"]
+    a.axhspan(base - tol, base + tol, color="tab:green", alpha=0.15, label=f"after minute 1 +- {tol:g} MB")
     a.set_ylabel("RSS (MB)")
     a.legend(loc="lower right")
     for q, c in (("p50", "tab:blue"), ("p95", "tab:orange"), ("p99", "tab:red")):

@@ -468,7 +468,7 @@ def bench_width(width: str, args, digest: str) -> dict:
     print(f"[{width}] SDK rows on the real stream, {args.chunks} interleaved chunks", flush=True)
     sdk = sdk_rows(paths["today"], paths["streaming"], cont, args.chunks)
     first = {r["key"]: r["first_prediction_frames"] for r in sdk}
-    f_today, f_stream = first["today_window_s8_ort"], first["continual_native_s4_ort"]
+    f_today, f_stream = first["today_window_s8_ort"], first[f"continual_native_s{every}_ort"]
 
     rows = []
     for s in (1, 8):

@@ -56,9 +56,10 @@ def _scaled_check(what: str, got: dict, ref: dict, tol: float) -> dict:
     return {"max_abs": diff, "logit_scale": scale}
 
 
-def _program_members(model, spec, probe: dict, tol: float, quiet: bool):
-    """(program, weights, members, metadata["program"], check) of the layer program; program and
-    weights are None when the model has none (CTR-GCN units)."""
+def _program_members(model, spec, probe: dict, ref: dict, tol: float, quiet: bool):
+    """(program, weights, members, metadata["program"], check) of the layer program, checked
+    against ref (the torch model's outputs on probe); program and weights are None when the model
+    has none (CTR-GCN units)."""
     import torch
 
     from bharnet.program import ProgramError
@@ -75,7 +76,7 @@ def _program_members(model, spec, probe: dict, tol: float, quiet: bool):
     with torch.no_grad():
         out = ProgramModule(program, weights)(*(torch.as_tensor(probe[k]) for k in program.inputs))
     got = {k: v.numpy() for k, v in zip(program.outputs, out)}
-    check = _scaled_check("the layer program", got, run_torch(model, probe), tol)
+    check = _scaled_check("the layer program", got, ref, tol)
     members = {PROGRAM: program.to_json(), PROGRAM_WEIGHTS: _safetensors(weights)}
     meta = {"graph": PROGRAM, "weights": PROGRAM_WEIGHTS, "ops": len(program.ops),
             "padding": program.padding, "receptive_field": program.receptive_field()}
@@ -98,8 +99,9 @@ def export_checkpoint(ckpt, out, opset: int = DEFAULT_OPSET, fp16: bool = True, 
                       signing_key=None) -> pathlib.Path:
     """Write the bundle for a checkpoint (path or loaded dict). Refuses if any graph disagrees.
 
-    A streaming model (temporal_padding: valid) also gets its step graphs, one per schedule
-    (default both: export/continual.py). signing_key: an Ed25519 private key that signs the
+    A streaming model (temporal_padding: valid, causal preprocessing) also gets its step graphs,
+    one per schedule (default both: export/continual.py); schedules= on any other model is refused
+    before anything is exported. signing_key: an Ed25519 private key that signs the
     bundle as it is written (bharnet.signing)."""
     import torch
 
@@ -111,6 +113,9 @@ def export_checkpoint(ckpt, out, opset: int = DEFAULT_OPSET, fp16: bool = True, 
     model = model_from_checkpoint(ckpt, use_kernels=False)  # standard ops only
     cfg = ckpt["config"]
     spec = InputSpec.from_dict(ckpt["spec"])
+    if schedules and not spec.causal:   # refused before the (slow) export, not after it
+        raise ValueError("step graphs need a streaming model (model.backbone.temporal_padding: valid "
+                         "with causal preprocessing); this one normalises whole windows")
 
     example = {k: torch.as_tensor(v) for k, v in _probe(cfg, 2, 0).items()}
     with stage("window graph (ONNX), checked on ONNX Runtime", quiet=quiet):
@@ -140,17 +145,19 @@ def export_checkpoint(ckpt, out, opset: int = DEFAULT_OPSET, fp16: bool = True, 
 
     with stage("layer program (native runtime), checked against torch", quiet=quiet):
         prog, prog_weights, prog_members, program, prog_check = _program_members(
-            model, spec, probe, tol, quiet)
+            model, spec, probe, ref, tol, quiet)
     members.update(prog_members)
     checks["program_vs_torch"] = prog_check
 
     continual = None
-    causal = getattr(spec, "normalisation", "window") != "window"
+    causal = spec.causal
     if prog is not None and prog.streamable and not causal and not quiet:
         print("no step graphs: the model is valid-padded but normalises each window as a whole "
               "(data.normalisation: window), so frames cannot be prepared once each", flush=True)
     if prog is not None and prog.streamable and causal:
-        from .continual import SCHEDULES, continual_members
+        from bharnet.program import SCHEDULES
+
+        from .continual import continual_members
         from .ort_check import ort_session
 
         window = ort_session(members[WINDOW_GRAPH], threads=1)
@@ -159,9 +166,9 @@ def export_checkpoint(ckpt, out, opset: int = DEFAULT_OPSET, fp16: bool = True, 
             schedules or SCHEDULES, quiet)
         members.update(step_members)
         graphs.update(step_graphs)
-    elif schedules and continual is None:
+    elif schedules:
         raise ValueError("step graphs need a streaming model (model.backbone.temporal_padding: valid "
-                         "with causal preprocessing); this one is windowed")
+                         "with causal preprocessing, and a layer program); this one is not")
 
     rgb = None
     if "rgb_model" in ckpt:   # BHaRNet-M: the same bundle also carries the RGB graphs

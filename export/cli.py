@@ -3,6 +3,8 @@ from __future__ import annotations
 
 
 def register(sub) -> None:
+    from bharnet.program import SCHEDULES
+
     p = sub.add_parser("export", help="export a checkpoint to a model bundle (.bharnet)")
     p.add_argument("checkpoint", help="training checkpoint (.pt)")
     p.add_argument("--out", required=True, help="bundle path to write (model.bharnet)")
@@ -11,8 +13,9 @@ def register(sub) -> None:
     p.add_argument("--plugin", action="store_true",
                    help="also add model.plugin.onnx with bharnet GraphConv/PoolAttention plugin nodes")
     p.add_argument("--stride", type=int, default=None,
-                   help="frames between recognitions the SDK uses by default (default 8)")
-    p.add_argument("--schedules", nargs="+", choices=("native", "atrous"), default=None,
+                   help="frames between recognitions the SDK uses by default (default: 8, or a "
+                        "streaming model's total temporal stride)")
+    p.add_argument("--schedules", nargs="+", choices=SCHEDULES, default=None,
                    help="streaming models: which step graphs to add (default both: native predicts "
                         "every total-stride frames with the least work, atrous every frame)")
     p.add_argument("--name", default="", help="a name for the model, stored in the bundle")

@@ -20,11 +20,10 @@ import math
 
 import numpy as np
 
-from bharnet.program import Program, ProgramError, to_atrous
+from bharnet.program import SCHEDULES, STATE_IN, STATE_OUT, Program, ProgramError, to_atrous
 
-from .program_torch import STATE_IN, STATE_OUT, ProgramModule
+from .program_torch import ProgramModule
 
-SCHEDULES = ("native", "atrous")
 INIT_STATE = "init_state.safetensors"
 
 
@@ -162,7 +161,8 @@ def check_step_graph(step_onnx: bytes, init_state: dict, program: Program, windo
 
 def continual_members(program: Program, weights: dict, window_run, opset: int, tol: float = 1e-4,
                       schedules=SCHEDULES, quiet: bool = False) -> tuple[dict, dict, dict]:
-    """(members, metadata["continual"]) of a streaming program: a step graph per schedule, checked
+    """(members, graphs, metadata["continual"]) of a streaming program: a step graph per schedule
+    (members: the bundle files; graphs: their entries in metadata["graphs"]), each checked
     against `window_run` (a function: window inputs -> outputs, the bundle's window graph), and
     the initial states."""
     from safetensors.numpy import save

@@ -11,17 +11,13 @@ first, so it can stay dynamic), named "state.<op output>" in and "state_out.<op 
 """
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from bharnet.ops.reference import pool_attention_ref
-from bharnet.program import Program, ProgramError
-
-STATE_IN = "state."
-STATE_OUT = "state_out."
+from bharnet.program import STATE_IN, STATE_OUT, Program, ProgramError
+from bharnet.training.models.bharnet import probability_fusion
 
 
 def _taps(x, a: dict, pad: int, stride: int):
@@ -37,16 +33,12 @@ def _taps(x, a: dict, pad: int, stride: int):
 
 
 def _fuse(zs, how: str):
+    """The fuse op as the torch model computes it (sum of logits, or the probability fusions)."""
     if how == "sum":
         return sum(zs)
-    probs = [F.softmax(z, -1) for z in zs]
-    if how == "noisy_or":
-        fused = 1.0 - math.prod(1.0 - p for p in probs)
-    elif how == "mean":
-        fused = sum(probs) / len(probs)
-    else:
+    if how not in ("noisy_or", "mean"):
         raise ProgramError(f"unknown fusion {how!r}")
-    return torch.log((fused / fused.sum(-1, keepdim=True)).clamp_min(1e-12))
+    return probability_fusion(zs, how)
 
 
 class ProgramModule(nn.Module):
@@ -215,4 +207,4 @@ class ProgramModule(nn.Module):
         raise ProgramError(f"unknown operation {o.op!r}")
 
 
-__all__ = ["ProgramModule", "STATE_IN", "STATE_OUT"]
+__all__ = ["ProgramModule"]

@@ -2,7 +2,7 @@
 
 BHARNET_SHARED=path: the shared data (default: shared/ beside the repository).
 BHARNET_STRICT=1 (.ci/run): a skip is a failure unless it is a machine skip (no CUDA device,
-no TensorRT, no [video] extra); the skips that remain are listed at the end of the run.
+no TensorRT, no [video] extra, no ROS 2: prereq.MACHINE_KINDS); the skips that remain are listed at the end of the run.
 """
 import collections
 import os

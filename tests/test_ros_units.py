@@ -42,6 +42,21 @@ def test_cloud_round_trip_keeps_values_nan_and_tracks():
     assert out[0][1].dtype == np.float32 and isinstance(out[0][0], int)
 
 
+def test_cloud_fields_become_the_columns_the_sdk_reads():
+    """The SDK tells a row's columns apart by their number; the cloud's names must not be lost:
+    x,y,score of a 3D source gains z = 0, a 2D detector's z is dropped."""
+    rng = np.random.default_rng(1)
+    xys = rng.normal(size=(1, 75, 3)).astype(np.float32)
+    got = cloud.decode(_msg(xys, [0], ("x", "y", "score")))[0][1]
+    np.testing.assert_array_equal(got, np.stack([xys[0, :, 0], xys[0, :, 1], 0 * xys[0, :, 0],
+                                                 xys[0, :, 2]], -1))
+    xyz = rng.normal(size=(1, 133, 3)).astype(np.float32)
+    np.testing.assert_array_equal(cloud.decode(_msg(xyz, [0], ("x", "y", "z")))[0][1], xyz[0, :, :2])
+    full = rng.normal(size=(1, 133, 4)).astype(np.float32)
+    np.testing.assert_array_equal(cloud.decode(_msg(full, [0], cloud.COLUMNS))[0][1],
+                                  full[0][:, [0, 1, 3]])
+
+
 def test_cloud_padded_rows_and_no_track_field():
     rows = np.arange(2 * 17 * 3, dtype=np.float32).reshape(2, 17, 3)
     out = cloud.decode(_msg(rows, [4, 4], ("x", "y", "score"), pad=8))

@@ -63,8 +63,11 @@ def bundle_info(target, trusted_keys=None) -> dict:
         raise BundleError(f"{target}: the SDK cannot load this bundle ({type(e).__name__}: {e})") from None
     rec.close()
     signer = signer_of(target)
-    return {**b.metadata, "bundle_sha256": b.sha256,
-            "signed_by": fingerprint(bytes.fromhex(signer)) if signer else None}
+    # the signature is checked only against trusted keys; without them its key is only a claim
+    who = fingerprint(bytes.fromhex(signer)) if signer else None
+    if who and not trusted_keys:
+        who += " (not verified: pass --trusted-key)"
+    return {**b.metadata, "bundle_sha256": b.sha256, "signed_by": who}
 
 
 DESCRIBERS = "bharnet.describers"

@@ -52,6 +52,10 @@ FORMAT = "bharnet-program"
 VERSION = 1
 MEMBER = "program.json"
 WEIGHTS_MEMBER = "program.safetensors"
+# The step graphs' contract (export/continual.py writes them, the backends and the SDK read them):
+# the two schedules of a streaming program, and the name prefixes of its state inputs and outputs.
+SCHEDULES = ("native", "atrous")
+STATE_IN, STATE_OUT = "state.", "state_out."
 
 SEQUENCE_OPS = ("embed", "mask_seq", "gconv", "pw", "affine", "concat", "add", "temporal")
 HEAD_OPS = ("collect", "presence", "gap", "pool_attention", "linear", "fuse")
@@ -391,5 +395,5 @@ class WindowRunner:
         raise ProgramError(f"unknown operation {o.op!r}")
 
 
-__all__ = ["FORMAT", "VERSION", "MEMBER", "WEIGHTS_MEMBER", "Op", "Program", "ProgramError",
+__all__ = ["FORMAT", "VERSION", "MEMBER", "WEIGHTS_MEMBER", "SCHEDULES", "STATE_IN", "STATE_OUT", "Op", "Program", "ProgramError",
            "WindowRunner", "to_atrous", "SEQUENCE_OPS", "HEAD_OPS"]

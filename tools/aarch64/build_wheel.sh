@@ -55,7 +55,7 @@ repair() {
 step "auditwheel repair+show" repair
 
 WHEEL="$(ls "$DIST"/bharnet-*.whl)"
-# the oldest glibc among the wheel's platform tags is what pip on the target compares with
+# the highest manylinux_2_x among the wheel's tags: a conservative reading of its glibc floor
 floor="$(basename "$WHEEL" | grep -oE 'manylinux_2_[0-9]+' | sed 's/manylinux_2_//' | sort -n | tail -n1)"
 [[ -n "$floor" ]] || die "$(basename "$WHEEL") carries no manylinux_2_x tag"
 (( floor <= 31 )) || die "glibc floor 2.$floor is above 2.31 (JetPack 5): $(basename "$WHEEL")"

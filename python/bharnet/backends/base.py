@@ -53,8 +53,9 @@ def registered() -> dict[str, tuple[str, str, str]]:
             requires = getattr(importlib.import_module(module), cls).requires
             found[ep.name] = (module, cls, requires)
     return found
-# "auto": TensorRT only pays off on a GPU; onnxruntime is the portable CPU default; the native
-# kernels cover the edge variants without any runtime package; torch is a development fallback.
+# "auto": TensorRT only pays off on a GPU; onnxruntime is the portable CPU default (the SDK puts
+# native first for continual mode, where it measured faster: sdk/recognizer._open_backend); native
+# runs any bundle with a layer program without a runtime package; torch is a development fallback.
 AUTO_ORDER = ("tensorrt", "onnxruntime", "native", "torch")
 
 
@@ -99,7 +100,7 @@ def get_backend(name: str, bundle, device: str | None = None, threads: int | Non
     """A backend instance for `bundle` (a bharnet.bundle.Bundle or an object with the same API).
 
     name: "auto" | "onnxruntime" | "native" | "tensorrt" | "torch". "auto" tries TensorRT only when a CUDA
-    device is asked for, then onnxruntime, then torch; it raises BackendUnavailable listing why
+    device is asked for, then onnxruntime, native and torch (AUTO_ORDER); it raises BackendUnavailable listing why
     each one failed. threads: CPU threads for backends that take the option (None: theirs).
     """
     if isinstance(name, str) and name == "auto":

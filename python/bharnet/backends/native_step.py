@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..program import Program, ProgramError, to_atrous
-
-SCHEDULES = ("native", "atrous")
+from ..program import SCHEDULES, Program, ProgramError, to_atrous
 
 
 def _kernels():
@@ -77,4 +75,4 @@ class NativeStepRunner:
         return int(state.nbytes if state is not None else self._impl.state_bytes)
 
 
-__all__ = ["NativeStepRunner", "SCHEDULES"]
+__all__ = ["NativeStepRunner"]

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..program import STATE_IN, STATE_OUT
 from .base import BackendUnavailable
-
-STATE_IN, STATE_OUT = "state.", "state_out."
 
 
 def _options(threads: int | None):

@@ -29,7 +29,8 @@ _BUILTINS = {"set": set, "frozenset": frozenset, "complex": complex, "slice": sl
 # the initial allocation of _reconstruct: NumPy always writes shape (0,); allow a little slack
 _MAX_RECONSTRUCT_BYTES = 1 << 16
 _HINT = ("PYSKL files hold only dicts, lists, strings, numbers and NumPy arrays; if you trust this "
-         "file, convert it once to the safe form: `bharnet data convert FILE.pkl OUT.npz`")
+         "file, re-save it as plain data in the tool that made it (bharnet never unpickles other "
+         "objects), then `bharnet data convert FILE.pkl OUT.npz` keeps it in the safe .npz form")
 
 
 class UnsafePickleError(ValueError):

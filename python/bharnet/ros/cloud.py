@@ -109,6 +109,18 @@ def _dtype(msg) -> np.dtype:
         raise CloudError(f"fields do not fit point_step {msg.point_step}: {e}") from None
 
 
+def _sdk_rows(pts: np.ndarray, present: set, num_joints: int) -> np.ndarray:
+    """The named fields as the SDK reads a row's bare columns, which it tells apart only by
+    their number (default_columns): a 3D source (75 or 25 keypoints) with a score but no z gets
+    z = 0 (4 columns), a 2D detector's cloud drops z; otherwise the fields present, in order."""
+    three_d = default_columns(num_joints, 3) == COLUMNS[:3]
+    cols = [c for c in COLUMNS if c in present and (three_d or c != "z")]
+    rows = [pts[c].astype(np.float32) for c in cols]
+    if three_d and "score" in present and "z" not in present:
+        rows.insert(2, np.zeros_like(rows[0]))
+    return np.stack(rows, axis=-1)
+
+
 def decode(msg) -> list[tuple[int, np.ndarray]]:
     """A keypoint PointCloud2 -> [(track_id, frame)], frame float32 [V, C] for one person or
     [M, V, C] for several rows sharing a track; tracks in order of first appearance.
@@ -131,8 +143,7 @@ def decode(msg) -> list[tuple[int, np.ndarray]]:
     # rows may be padded: view each row's first width * point_step bytes
     raw = np.lib.stride_tricks.as_strided(buf, (h, w * msg.point_step), (msg.row_step, 1))
     pts = np.ascontiguousarray(raw).view(dt).reshape(h, w)
-    cols = [c for c in COLUMNS if c in present]
-    rows = np.stack([pts[c].astype(np.float32) for c in cols], axis=-1)   # [H, V, C]
+    rows = _sdk_rows(pts, present, w)   # [H, V, C]
     if TRACK_FIELD in present:
         track = pts[TRACK_FIELD]
         if not np.issubdtype(track.dtype, np.integer):

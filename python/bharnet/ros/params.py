@@ -19,7 +19,8 @@ class Param:
 
 NODE_PARAMS: tuple[Param, ...] = (
     Param("model", "", "model bundle (.bharnet) path; empty: the embedded demo model"),
-    Param("backend", "auto", "auto | onnxruntime | tensorrt | torch | any backend the SDK has"),
+    Param("backend", "auto", "auto | onnxruntime | native | tensorrt | torch (auto: native for "
+                             "continual mode where installed, else onnxruntime)"),
     Param("device", "", "backend device (e.g. cuda:0); empty: the backend's default"),
     Param("layout", "", "keypoint layout of the input (e.g. mediapipe_holistic); empty: told by "
                         "the first frame's number of keypoints"),

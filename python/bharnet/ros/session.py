@@ -11,9 +11,8 @@ NO_ROS = ("ROS 2 (rclpy) is not importable: on x86_64 `pip install 'bharnet[ros]
 
 
 class RosError(ValueError):
-    """What the user must fix (ROS missing, a node that cannot start): cli.main prints it as
-    one line. A ValueError rather than cli.UserError, whose class differs when the CLI runs as
-    `python -m bharnet.cli` (module __main__)."""
+    """What the user must fix (ROS missing, a node that cannot start): a ValueError, one of
+    the user errors that cli.main prints as one line (exit 2)."""
 
 
 def need_rclpy():

@@ -150,7 +150,7 @@ def real_part(model, backend: str, stream: pathlib.Path | None, quiet: bool,
         lat = [r.latency_ms for r in recs]
         print(f"  {len(recs)} recognitions, median latency {np.median(lat):.2f} ms")
     else:
-        print(f"  no recognitions: the stream has {len(kp)} frames, fewer than a window")
+        print("  no recognitions: the stream is empty")
 
 
 def modes_part(model, backend: str, kp: np.ndarray, quiet: bool) -> None:

@@ -14,8 +14,9 @@ import math
 from dataclasses import dataclass, fields
 from typing import Callable
 
+from ..program import SCHEDULES
+
 MODES = ("auto", "window", "continual")
-SCHEDULES = ("native", "atrous")
 # multiply a timestamp in this unit by the factor to get milliseconds
 TIMESTAMP_UNITS = {"ms": 1.0, "s": 1000.0, "us": 1e-3, "ns": 1e-6}
 
@@ -157,4 +158,4 @@ def _fraction(opts, name: str) -> None:
     object.__setattr__(opts, name, x)
 
 
-__all__ = ["RecognizerOptions", "OptionsError", "TIMESTAMP_UNITS", "MODES", "SCHEDULES"]
+__all__ = ["RecognizerOptions", "OptionsError", "TIMESTAMP_UNITS", "MODES"]

@@ -15,6 +15,7 @@ from dataclasses import dataclass, fields
 from typing import Callable
 
 from ..program import SCHEDULES
+from .events import EventRule
 
 MODES = ("auto", "window", "continual")
 # multiply a timestamp in this unit by the factor to get milliseconds
@@ -60,6 +61,9 @@ class RecognizerOptions:
         or "atrous" (a prediction every frame); None: native when the stride allows, else atrous.
     threads: CPU threads of the backend (None: the backend's default).
     clock: seconds on a monotonic clock (None: time.monotonic); for replays and tests.
+    events: online detection (sdk/events.py): True for the default EventRule, an EventRule (or a
+        dict of its fields: enter, exit, min_ms, gap_ms, background) for another; each track's
+        recognitions then become Events passed to the Recognizer's on_event. False: none.
     """
 
     layout: str | None = None
@@ -78,6 +82,7 @@ class RecognizerOptions:
     schedule: str | None = None
     threads: int | None = None
     clock: Callable[[], float] | None = None
+    events: object = False
 
     def __post_init__(self):
         _int(self, "window", optional=True)
@@ -100,6 +105,10 @@ class RecognizerOptions:
         if self.layout is not None and not isinstance(self.layout, str):
             raise OptionsError(f"RecognizerOptions.layout must be a layout name or None, got "
                                f"{self.layout!r}")
+        try:   # a rule's own message names the bad parameter
+            object.__setattr__(self, "events", EventRule.coerce(self.events) or False)
+        except ValueError as e:
+            raise OptionsError(f"RecognizerOptions.events: {e}") from None
         if self.clock is not None and not callable(self.clock):
             raise OptionsError(f"RecognizerOptions.clock must be callable, got {self.clock!r}")
 

@@ -24,6 +24,7 @@ from ..data.sampling import sample_indices, take_frames
 from ..data.spec import InputSpec
 from ..layouts import get_layout
 from .adapters import RowSplitter, frame_to_rows
+from .events import END_OF_STREAM, RESET, Event, EventDetector
 from .model import default_model_path, load_model
 from .options import RecognizerOptions
 from .presence import body_presence
@@ -97,6 +98,8 @@ class Recognizer:
         recognition comes.
     on_result: called with every Recognition push() completes; an exception it raises is logged
         and counted (stats()["callback_errors"]), and the stream goes on.
+    on_event: with options.events, called with every Event (sdk/events.py) of push() and stream()
+        tracks (an action's start, then its end), errors handled as on_result's.
     trusted_keys: Ed25519 public keys (PEM paths, raw bytes, hex); when given, the bundle must be
         signed by one of them (bharnet export --sign), else SignatureError.
     """
@@ -105,6 +108,7 @@ class Recognizer:
                  window: int | None = None, stride: int | None = None, device: str | None = None,
                  *, options: RecognizerOptions | None = None,
                  on_result: Callable[[Recognition], None] | None = None,
+                 on_event: Callable[[Event], None] | None = None,
                  trusted_keys=None, **overrides):
         unknown = sorted(set(overrides) - set(RecognizerOptions.names()))
         if unknown:
@@ -131,6 +135,7 @@ class Recognizer:
         self.fps = opts.fps
         self.max_gap_ms = opts.max_gap_ms
         self.on_result = on_result
+        self.on_event = on_event
         self._clock = opts.clock or time.monotonic
 
         self.backend = _open_backend(backend, self.bundle, device, opts)
@@ -214,6 +219,8 @@ class Recognizer:
             if flush and track is not None and 0 < track.count < self.window \
                     and track.total_frames == track.count:
                 yield self._recognize(track, time.perf_counter(), partial=True)
+            if track is not None:
+                self._close_events(track, END_OF_STREAM)
         finally:
             if track is not None:   # its counters join the totals of stats()
                 with self._lock:
@@ -255,10 +262,16 @@ class Recognizer:
         frees its slot. reset(): forget every track."""
         if track_id is None:
             with self._lock:
+                live = self._tracks.tracks()
                 self._tracks.clear()
+            for tr in live:
+                self._close_events(tr, RESET)
         else:
             with self._lock:
                 tr = self._tracks.get_live(track_id)
+            if tr is not None:
+                self._close_events(tr, RESET)
+            with self._lock:
                 if forget:
                     self._tracks.drop(track_id)
             if tr is not None and not forget:
@@ -480,8 +493,37 @@ class Recognizer:
         latency = (time.perf_counter() - t0) * 1000.0
         with track.lock:
             track.record(latency, rec.outcome == NO_PERSON)
+            events = self._observe_events(track, rec)
         with self._stats_lock:
             self._latency.add(latency)
+        self._emit(events)
+
+    # ---- online detection (options.events; the rule is sdk/events.py) ------------------------
+    def _observe_events(self, track: Track, rec: Recognition) -> list:
+        """The events this recognition of `track` completes (track.lock held). A track restart
+        (gap, clock jump, reset) changes track.resets, which closes the open event."""
+        if not self.options.events:
+            return []
+        if track.events is None:
+            track.events = EventDetector(self.options.events, track.track_id)
+        return track.events.observe(rec, track.total_frames - 1, track.resets)
+
+    def _close_events(self, track: Track, reason: str) -> None:
+        with track.lock:
+            events = track.events.close(reason) if track.events is not None else []
+        self._emit(events)
+
+    def _emit(self, events: list) -> None:
+        if self.on_event is None:
+            return
+        for ev in events:
+            try:
+                self.on_event(ev)
+            except Exception:   # noqa: BLE001 - a callback bug must not stop the feed
+                with self._stats_lock:
+                    self._callback_errors += 1
+                log.exception("on_event raised on an event of track %r; the stream goes on",
+                              ev.track_id)
 
     def _presence(self, kp, sc) -> float:
         return body_presence(kp, sc, self.layout, self.spec.coords, self.spec.score_threshold)

@@ -3,7 +3,7 @@
 
 - every fenced ```python and ```bash block at the start of a line is run, in page order;
 - unless the line right before its fence is `<!-- docs-test: skip REASON -->`, REASON one of
-  SKIP_REASONS (what CI lacks, or `long`: a run over 5 minutes);
+  SKIP_REASONS (what CI's main environment lacks, or `long`: a run over 5 minutes);
 - any other fence language (text, json, yaml, ...) is output or a file format and is not run.
 """
 from __future__ import annotations
@@ -14,8 +14,10 @@ from dataclasses import dataclass
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 RUN_LANGS = ("python", "bash")
-SKIP_REASONS = ("gpu", "tensorrt", "jetson", "camera", "long")
-MARKER = re.compile(r"<!--\s*docs-test:(.*?)-->")
+# what CI's main environment lacks; ros and video are prereq.MACHINE_KINDS that CI runs in venvs of
+# their own (tests/smoke/ros_smoke.sh, no_torch_smoke.sh); long: a run over 5 minutes
+SKIP_REASONS = ("gpu", "tensorrt", "jetson", "camera", "ros", "video", "long")
+MARKER = re.compile(r"(?<!`)<!--\s*docs-test:(.*?)-->")   # not one quoted in `code`
 SKIP = re.compile(r"<!-- docs-test: skip (\w+) -->")
 FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})\s*([\w+-]*)")
 

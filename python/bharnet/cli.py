@@ -15,6 +15,7 @@ _COMMAND_MODULES = (
     "bharnet.info_cli",
     "bharnet.data.cli",
     "bharnet.sdk.cli",
+    "bharnet.online.cli",
     "bharnet.ros.cli",
 )
 COMMAND_ENTRY_POINTS = "bharnet.commands"

@@ -25,12 +25,17 @@ def feed(det, series, step=100.0):
     return out
 
 
+def rule(**kw):
+    """A rule with these parameters; min_ms 0 unless given (one recognition may open an event)."""
+    return EventRule(**{"min_ms": 0.0, **kw})
+
+
 def kinds(events):
     return [(e.kind, e.label) for e in events]
 
 
 def test_start_then_end_with_times_and_latencies():
-    det = EventDetector(EventRule(enter=0.6, exit=0.4))
+    det = EventDetector(rule(enter=0.6, exit=0.4))
     evs = feed(det, [{"idle": 0.9, "a": 0.1}, {"a": 0.5, "idle": 0.5}, {"a": 0.7, "idle": 0.3},
                      {"a": 0.9}, {"a": 0.45, "idle": 0.55}, {"idle": 0.9, "a": 0.1}])
     assert kinds(evs) == [("start", "a"), ("end", "a")]
@@ -44,17 +49,17 @@ def test_start_then_end_with_times_and_latencies():
 
 
 def test_hysteresis_no_flicker_and_background_never_an_event():
-    det = EventDetector(EventRule(enter=0.6, exit=0.3))
+    det = EventDetector(rule(enter=0.6, exit=0.3))
     evs = feed(det, [{"a": 0.65}, {"a": 0.35}, {"a": 0.62}, {"a": 0.31}, {"a": 0.7}])
     assert kinds(evs) == [("start", "a")]          # one event: dips stayed above exit
-    det = EventDetector(EventRule())
+    det = EventDetector(rule())
     assert feed(det, [{"idle": 0.99}] * 5 + [{"background": 0.99}] * 5) == []
 
 
 def test_min_ms_needs_a_long_enough_run():
-    det = EventDetector(EventRule(enter=0.6, exit=0.4, min_ms=200))
+    det = EventDetector(rule(enter=0.6, exit=0.4, min_ms=200))
     assert feed(det, [{"a": 0.9}, {"a": 0.9}, {"idle": 0.9}]) == []   # a run of 100 ms
-    det = EventDetector(EventRule(enter=0.6, exit=0.4, min_ms=200))
+    det = EventDetector(rule(enter=0.6, exit=0.4, min_ms=200))
     evs = feed(det, [{"a": 0.9}, {"a": 0.9}, {"a": 0.9}])
     assert kinds(evs) == [("start", "a")] and evs[0].emitted_ms == 200
 
@@ -62,20 +67,20 @@ def test_min_ms_needs_a_long_enough_run():
 def test_gap_bridges_a_short_dip_and_switch_closes_at_once():
     series = [{"a": 0.9}, {"a": 0.1, "idle": 0.9}, {"a": 0.9}, {"idle": 0.9}, {"idle": 0.9},
               {"idle": 0.9}]
-    assert kinds(feed(EventDetector(EventRule(gap_ms=0)), series)) == \
+    assert kinds(feed(EventDetector(rule(gap_ms=0)), series)) == \
         [("start", "a"), ("end", "a"), ("start", "a"), ("end", "a")]
-    bridged = feed(EventDetector(EventRule(gap_ms=150)), series)
+    bridged = feed(EventDetector(rule(gap_ms=150)), series)
     assert kinds(bridged) == [("start", "a"), ("end", "a")] and bridged[1].end_ms == 200
-    evs = feed(EventDetector(EventRule(gap_ms=10_000)), [{"a": 0.9}, {"b": 0.9}])
+    evs = feed(EventDetector(rule(gap_ms=10_000)), [{"a": 0.9}, {"b": 0.9}])
     assert kinds(evs) == [("start", "a"), ("end", "a"), ("start", "b")]
     assert evs[1].reason == "switch"
 
 
 def test_no_person_reset_and_close():
-    det = EventDetector(EventRule(gap_ms=10_000))
+    det = EventDetector(rule(gap_ms=10_000))
     evs = feed(det, [{"a": 0.9}, rec(100, {}, NO_PERSON)])
     assert kinds(evs) == [("start", "a"), ("end", "a")] and evs[1].reason == "no_person"
-    det = EventDetector(EventRule())
+    det = EventDetector(rule())
     evs = det.observe(rec(0, {"a": 0.9}), 0, epoch=0) + det.observe(rec(5000, {"a": 0.9}), 9, epoch=1)
     # a track restart closes the open event; the same label on the new epoch is a new event
     assert kinds(evs) == [("start", "a"), ("end", "a"), ("start", "a")]

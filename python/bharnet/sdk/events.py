@@ -45,13 +45,14 @@ class EventRule:
         does not split one action in two (the refractory gap); 0: it closes at the first dip.
     background: class names that are never events (the model's background / idle class).
 
-    Defaults: measured on a validation stream (bench/online.py --tune writes
-    bench/results/online_rule.json); see docs/guides/events.md.
+    Defaults: the rule bench/online.py chose on validation streams for the embedded model
+    (bench/results/online_rule.json; a grid of enter, exit, min_ms, gap_ms, the most detected
+    actions minus false positives); retune them for your model (docs/guides/events.md).
     """
 
-    enter: float = 0.6
-    exit: float = 0.35
-    min_ms: float = 0.0
+    enter: float = 0.7
+    exit: float = 0.2
+    min_ms: float = 200.0
     gap_ms: float = 0.0
     background: tuple[str, ...] = BACKGROUND
 

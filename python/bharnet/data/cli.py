@@ -57,6 +57,14 @@ def register(sub) -> None:
     u.add_argument("--out", required=True)
     u.set_defaults(func=_ucla)
 
+    h = dsub.add_parser("shrec17", help="convert SHREC'17 hand-gesture skeletons (official split, "
+                                         "plus a validation split of training people)")
+    h.add_argument("root", help="folder with train_gestures.txt, test_gestures.txt and gesture_*/")
+    h.add_argument("--out", required=True, help="output .npz (or .pkl)")
+    h.add_argument("--labels", type=int, default=14, choices=[14, 28],
+                   help="label set: 14 gestures, or 28 (gesture x one finger / whole hand)")
+    h.set_defaults(func=_shrec17)
+
     b = dsub.add_parser("bench", help="time prepare() per window (coco_wholebody input)")
     b.add_argument("--window", type=int, default=64)
     b.add_argument("--persons", type=int, default=1)
@@ -124,7 +132,8 @@ def _info(args) -> int:
     ds = load(args.path, args.layout)
     lengths = np.array([c.num_frames for c in ds.clips])
     persons = np.array([c.keypoint.shape[0] for c in ds.clips])
-    print(f"{args.path}: {len(ds)} clips, layout {ds.layout}, C={ds.clips[0].keypoint.shape[3]}")
+    print(f"{args.path}: {len(ds)} clips, layout {ds.layout}, C={ds.clips[0].keypoint.shape[3]}"
+          + (f", {ds.fps:g} fps" if ds.fps else ""))
     print(f"  frames: min {lengths.min()}, median {int(np.median(lengths))}, max {lengths.max()}; "
           f"persons: max {persons.max()}")
     for k, v in ds.splits.items():
@@ -160,6 +169,16 @@ def _ucla(args) -> int:
     from .nwucla import convert_nwucla
 
     _save(convert_nwucla(args.root), args.out)
+    return 0
+
+
+def _shrec17(args) -> int:
+    from ..progress import stage
+    from .shrec17 import convert_shrec17
+
+    with stage(f"reading {args.root}", announce=False):
+        ds = convert_shrec17(args.root, labels=args.labels)
+    _save(ds, args.out)
     return 0
 
 

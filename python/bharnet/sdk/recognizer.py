@@ -18,7 +18,7 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from ..bundle import DEFAULT_STRIDE
-from ..data.adapt import source_has_hands
+from ..data.adapt import hands_problem
 from ..data.pipeline import clip_views, prepare
 from ..data.sampling import sample_indices, take_frames
 from ..data.spec import InputSpec
@@ -362,11 +362,9 @@ class Recognizer:
         """Fix the input layout: its row splitter and track buffers; refuse a hand model fed a
         layout without hands."""
         lay = get_layout(layout)
-        if (self.spec.hands or self.spec.unified) and not source_has_hands(lay):
-            raise ValueError(
-                f"this model has a hand expert, but layout {lay.name!r} has no hand keypoints; "
-                f"feed a whole-body layout (mediapipe_holistic, coco_wholebody) or use a body-only "
-                f"model")
+        why = hands_problem(lay, self.spec)
+        if why:
+            raise ValueError(f"this model cannot read layout {lay.name!r}: {why}")
         self._split = RowSplitter(lay.name)
         stream = None
         if self.spec.causal:   # frames prepared once each, kept per track (sdk/streaming.py)

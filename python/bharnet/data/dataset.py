@@ -260,7 +260,7 @@ def _read_npz(path) -> dict[str, np.ndarray]:
     except Exception as e:   # noqa: BLE001 - a damaged zip fails in many ways; one error type out
         raise ValueError(f"{path}: not a readable .npz ({type(e).__name__}: {e})") from None
     for k, (ndim, kinds) in {**_NPZ_KEYS, **_NPZ_OPTIONAL}.items():
-        if k in d and d[k].ndim != ndim or d[k].dtype.kind not in kinds:
+        if k in d and (d[k].ndim != ndim or d[k].dtype.kind not in kinds):   # optional keys may be absent
             raise ValueError(f"{path}: array {k!r} is {d[k].dtype}{list(d[k].shape)}, expected "
                              f"{ndim}-d of kind {kinds!r}")
     return d

@@ -161,3 +161,44 @@ def test_cli_errors_are_one_line(tmp_path, streams):
     r = subprocess.run([sys.executable, "-m", "bharnet.cli", "detect", str(tmp_path / "none.npy")],
                        capture_output=True, text=True)
     assert r.returncode == 2 and "not found" in r.stderr
+
+
+# ---- training data: streams cut into clips with a background class ---------------------------
+def test_regions_label_decision_frames():
+    from bharnet.online.windows import regions
+
+    acts = [Action("a", 10, 19), Action("b", 30, 39)]
+    # a: decisions from 10 + ceil(0.3 * 10) = 13 to 19; nothing in 20..22 (guard 3) nor 10..12
+    assert regions(acts, 45, onset=0.3, guard=3) == [
+        (0, 9, "background"), (13, 19, "a"), (23, 29, "background"), (33, 39, "b"),
+        (43, 44, "background")]
+    assert regions([Action("a", 0, 9)], 10, onset=0.0, guard=0) == [(0, 9, "a")]
+    with pytest.raises(ValueError, match="after the stream's last frame"):
+        regions([Action("a", 50, 60)], 45)
+
+
+def test_stream_windows_and_synth_streams(tmp_path):
+    from bharnet.data.dataset import load
+    from bharnet.online.synthetic import DISTRACTORS, stream
+
+    kp, acts = stream(5, actions=6)
+    assert acts and not {a.label for a in acts} & set(DISTRACTORS)
+    assert main(["synth-streams", "--out", str(tmp_path / "s"), "--seeds", "1", "3", "--actions", "4"]) == 0
+    gt = read_csv(tmp_path / "s/annotations.csv")
+    assert sorted(gt) == ["seed1", "seed2", "seed3"]
+    assert main(["stream-windows", str(tmp_path / "s"), "--gt", str(tmp_path / "s/annotations.csv"),
+                 "--val-every", "3", "--window", "31", "--out", str(tmp_path / "w.npz")]) == 0
+    ds = load(tmp_path / "w.npz")
+    assert ds.classes[-1] == "background"
+    assert set(ds.splits) == {"train", "val"} and all(n.startswith("seed3_") for n in ds.splits["val"])
+    from bharnet.online.windows import regions
+
+    # every clip ends at its region's last decision frame and starts window - 1 frames before its
+    # first one (or at the stream's start)
+    n_regions = sum(len(regions(gt[s], len(np.load(tmp_path / f"s/{s}.npz")["keypoints"]))) for s in gt)
+    assert len(ds) == n_regions
+    for c in ds.clips:
+        seq, first = c.name.split("_")[:2]
+        last = int(first) + c.num_frames - 1 - min(int(first), 30)
+        lbl = ds.classes[c.label]
+        assert (int(first), last, lbl) in regions(gt[seq], len(np.load(tmp_path / f"s/{seq}.npz")["keypoints"]))

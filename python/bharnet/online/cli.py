@@ -66,6 +66,44 @@ def register(sub) -> None:
                    help="recognitions of bharnet detect --recognitions, for the plot's scores")
     e.set_defaults(func=cmd_eval)
 
+    w = sub.add_parser("stream-windows", help="cut annotated continuous streams into training clips "
+                                              "with a learned background class",
+                       description="Clips labelled by where their decision frame lies: an action "
+                                   "once `--onset` of it is seen, \"background\" between and "
+                                   "around actions (docs/guides/events.md). Train on the result "
+                                   "with a streaming recipe (bharnet train).")
+    w.add_argument("keypoints", type=pathlib.Path, help="a keypoint file or a folder (as bharnet detect)")
+    w.add_argument("--annotations", "--gt", type=pathlib.Path, required=True,
+                   help="ground truth (as bharnet eval-online)")
+    w.add_argument("--frame-base", type=int, default=0, choices=[0, 1])
+    w.add_argument("--out", type=pathlib.Path, required=True, help="dataset (.npz)")
+    w.add_argument("--window", type=int, default=31,
+                   help="the model's window (frames); default 31, the streaming demo recipe's")
+    w.add_argument("--onset", type=float, default=0.3,
+                   help="fraction of an action seen before a decision is labelled with it (0.3)")
+    w.add_argument("--guard", type=int, default=3,
+                   help="frames after an action's end left untrained before background (3)")
+    w.add_argument("--val-every", type=int, default=0, metavar="K",
+                   help="every K-th sequence (sorted) goes to the 'val' split (0: none)")
+    w.add_argument("--val-keypoints", type=pathlib.Path, default=None,
+                   help="other streams (file or folder) for the 'val' split")
+    w.add_argument("--val-annotations", type=pathlib.Path, default=None,
+                   help="their ground truth (default: --annotations)")
+    w.add_argument("--classes", nargs="+", default=None,
+                   help="the action classes in order (default: all labels, sorted); background last")
+    w.set_defaults(func=cmd_windows)
+
+    g = sub.add_parser("synth-streams", help="synthetic continuous streams for online detection: "
+                                             "gestures among unannotated distractor motion",
+                       description="Writes seed<N>.npz keypoint streams (COCO-WholeBody, 30 fps) and "
+                                   "annotations.csv (SHREC'22 style, the gestures only) into --out.")
+    g.add_argument("--out", type=pathlib.Path, required=True, help="folder")
+    g.add_argument("--seeds", type=int, nargs=2, required=True, metavar=("FIRST", "LAST"),
+                   help="one stream (one new random person) per seed, FIRST..LAST inclusive")
+    g.add_argument("--actions", type=int, default=8, help="gestures and distractors per stream")
+    g.add_argument("--no-distractors", action="store_true", help="gestures and idle only")
+    g.set_defaults(func=cmd_synth_streams)
+
 
 def _rule(args):
     from ..sdk.events import EventRule
@@ -175,6 +213,57 @@ def cmd_eval(args) -> int:
             print(f"timeline: {args.plot}")
         else:
             print("timeline: none (matplotlib is not installed)", file=sys.stderr)
+    return 0
+
+
+def cmd_synth_streams(args) -> int:
+    from .synthetic import write_streams
+
+    first, last = args.seeds
+    if last < first:
+        raise ValueError(f"--seeds {first} {last}: LAST must not be below FIRST")
+    gt = write_streams(args.out, range(first, last + 1), actions=args.actions,
+                       **({"distractors": ()} if args.no_distractors else {}))
+    print(f"wrote {len(gt)} streams and {args.out / 'annotations.csv'} "
+          f"({sum(map(len, gt.values()))} gestures)")
+    return 0
+
+
+def cmd_windows(args) -> int:
+    from ..data.dataset import save
+    from .annotations import load_annotations
+    from .detect import keypoint_files, load_keypoints
+    from .windows import build
+
+    def sequences(path, annotations):
+        gt, _ = load_annotations(annotations, args.frame_base)
+        files = keypoint_files(path)
+        missing = [f.stem for f in files if f.stem not in gt]
+        if missing:
+            raise ValueError(f"{annotations} has no ground truth for {missing[:3]}"
+                             f"{' ...' if len(missing) > 3 else ''} (sequence ids are file stems)")
+        return [(f.stem, f, gt[f.stem]) for f in files]
+
+    seqs = sequences(args.keypoints, args.annotations)
+    names = [n for n, _, _ in seqs]
+    val = {n for i, n in enumerate(names) if args.val_every and i % args.val_every == args.val_every - 1}
+    if args.val_keypoints is not None:
+        more = sequences(args.val_keypoints, args.val_annotations or args.annotations)
+        clash = set(names) & {n for n, _, _ in more}
+        if clash:
+            raise ValueError(f"sequence ids in both --keypoints and --val-keypoints: {sorted(clash)[:3]}")
+        seqs += more
+        val |= {n for n, _, _ in more}
+    files = [f for _, f, _ in seqs]
+    ds = build(((n, load_keypoints(f), acts) for n, f, acts in seqs), args.window, val, args.onset,
+               args.guard, classes=args.classes)
+    save(ds, args.out)
+    import numpy as np
+
+    counts = np.bincount([c.label for c in ds.clips], minlength=ds.num_classes)
+    print(f"wrote {args.out}: {len(ds)} clips from {len(files)} sequences "
+          f"({', '.join(f'{k} {len(v)}' for k, v in ds.splits.items())}); "
+          f"background {counts[-1]}, actions {int(counts[:-1].sum())} in {ds.num_classes - 1} classes")
     return 0
 
 

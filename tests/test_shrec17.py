@@ -185,24 +185,27 @@ def test_training_accepts_hand_only_data(tmp_path):
 # ---- real data: a few epochs on a subset must clear a floor a broken model cannot -----------------
 # six gestures: three of hand shape (grab, expand, pinch) and three of path (swipes right, left, up)
 CHECK_GESTURES = (1, 3, 4, 7, 8, 9)
-CHECK_FLOOR = 0.6    # chance is 1/6; a model blind to the path or to the shape stays near 0.5
+CHECK_FLOOR = 0.6    # chance is 1/6; three epochs on half the training people measured 0.78
 
 
 def test_real_shrec_few_epochs_clear_a_floor(tmp_path):
+    """About 20 s of CPU: read six gestures, train a small body_only model on the routed hand for
+    three epochs on half the training people, score the official test people."""
     if not (SHREC_ROOT / "train_gestures.txt").is_file():
         missing(f"SHREC'17 data not found at {SHREC_ROOT}")
     from bharnet.training.train import train
 
     ds = shrec17.convert_shrec17(SHREC_ROOT, gestures=CHECK_GESTURES)
+    ds.splits["train"] = [n for n in ds.splits["train"] if int(n.split("_s")[1][:2]) % 2 == 0]
     save(ds, tmp_path / "sub.npz")
     cfg = {
-        "model": {"variant": "body_only", "backbone": {"base_channels": 16, "num_stages": 4,
-                                                        "inflate_stages": [3], "down_stages": [3]}},
+        "model": {"variant": "body_only", "backbone": {"base_channels": 16, "num_stages": 3,
+                                                        "inflate_stages": [2], "down_stages": [2]}},
         "data": {"path": str(tmp_path / "sub.npz"), "body_layout": "hand21", "hand_routing": "one",
                  "coords": 3, "with_score": False, "window": 16, "sample": "stretch",
                  "augment": {"flip": 0.0, "rotate_deg": 10, "scale": 0.1, "noise": 0.01,
                              "hand_drop_p": 0.0, "hand_span_p": 0.0, "frame_drop_p": 0.0}},
-        "train": {"epochs": 4, "batch_size": 32, "warmup_epochs": 1, "eval_every": 4},
+        "train": {"epochs": 3, "batch_size": 32, "warmup_epochs": 1, "eval_every": 3},
     }
     m = train(cfg, tmp_path / "run", threads=1, quiet=True)
     assert m["top1"] >= CHECK_FLOOR, m["top1"]

@@ -117,7 +117,8 @@ def convert_shrec17(root, labels: int = 14, gestures=None) -> SkeletonDataset:
             if keep is not None and g not in keep:
                 continue
             name = clip_name(g, fi, s, e)
-            seq = root / f"gesture_{g}" / f"finger_{fi}" / f"subject_{s}" / f"essai_{e}" / "skeletons_world.txt"
+            seq = (root / f"gesture_{g}" / f"finger_{fi}" / f"subject_{s}" / f"essai_{e}"
+                   / "skeletons_world.txt")
             kp = read_sequence(seq, n, f"{fname} line {k}")[None]               # [1, T, 22, 3]
             clips.append(Clip(kp, np.ones(kp.shape[:3], np.float32), (l14 if labels == 14 else l28) - 1,
                               name))

@@ -287,8 +287,8 @@ class Recognizer:
         observed frame periods) restarts the track: its window empties.
 
         Args:
-            frame: the frame's keypoints, `[V, C]` or `[M, V, C]` rows (x, y[, z][, score]), or a
-                MediaPipe Holistic result.
+            frame: the frame's keypoints, `[V, C]` or `[M, V, C]` rows (columns
+                `x, y[, z][, score]`), or a MediaPipe Holistic result.
             timestamp: the frame's time, in options.timestamp_unit (milliseconds by default);
                 strictly increasing per track.
             track_id: which track (person) the frame belongs to: any hashable id.

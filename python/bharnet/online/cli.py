@@ -38,7 +38,7 @@ def register(sub) -> None:
     p.add_argument("--stride", type=int, default=None, help="frames between recognitions")
     p.add_argument("--mode", default="auto", choices=["auto", "window", "continual"])
     p.add_argument("--backend", default="auto", choices=_backends())
-    p.add_argument("--device", default=None, type=_device)
+    p.add_argument("--device", default=None, type=_device, help="cpu, cuda or cuda:N")
     _rule_args(p)
     p.add_argument("--out", type=pathlib.Path, default=None, help="write the events here, not stdout")
     p.add_argument("--recognitions", type=pathlib.Path, default=None,

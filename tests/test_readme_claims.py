@@ -322,6 +322,20 @@ CLAIMS = [
 ]
 
 
+CLAIMS.append(
+    Claim("soak: an hour of live tracks",
+          r"([\d,]+) frames pushed and ([\d,]+) recognitions \(([\d,]+) of them \"no person\"\) in "
+          r"([\d.]+) min\. RSS was ([\d.]+) MB after the first simulated minute and stayed within "
+          r"\*\*\+([\d.]+) MB\*\* of it to the end; nothing was dropped, (\d+) idle tracks were evicted, "
+          r".*?window latency p50 ([\d.]+) ms, p99 ([\d.]+) ms \(last ([\d,]+) windows\)",
+          [_at("soak.json", "frames_pushed"), _at("soak.json", "sdk_stats", "results"),
+           _at("soak.json", "sdk_stats", "no_person"), lambda: _json("soak.json")["wall_s"] / 60,
+           _at("soak.json", "rss", "after_first_minute_mb"), _at("soak.json", "rss", "max_drift_mb"),
+           _at("soak.json", "sdk_stats", "evictions"), _at("soak.json", "sdk_stats", "latency_ms", "p50"),
+           _at("soak.json", "sdk_stats", "latency_ms", "p99"),
+           _at("soak.json", "sdk_stats", "latency_ms", "n")]))
+
+
 # The README's headline numbers: the same sources, worded for the landing page.
 CLAIMS += [
     Claim("README: JHMDB over 3 seeds, and the MLP",

@@ -615,7 +615,8 @@ class Recognizer:
                               ev.track_id)
 
     def _presence(self, kp, sc) -> float:
-        return body_presence(kp, sc, self.layout, self.spec.coords, self.spec.score_threshold)
+        return body_presence(kp, sc, self.layout, self.spec.coords, self.spec.score_threshold,
+                             hands=self.spec.hand_routing == "one")
 
     def _no_person(self, track_id, start_ms, end_ms, frames, presence) -> Recognition:
         return Recognition(label=None, score=None, track_id=track_id, start_ms=start_ms,

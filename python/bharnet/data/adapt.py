@@ -96,7 +96,7 @@ def _plan(layout_name: str, spec: InputSpec) -> _Plan:
         wanted = [int(i) for i in src.index_map(get_layout(UNIFIED_LAYOUT))]
         n_body = len(wanted)
     else:
-        if spec.body:
+        if spec.needs_body_joints:  # a body input, or the frame the hands are placed in
             wanted = [int(i) for i in src.index_map(get_layout(spec.body_layout))]
             n_body = len(wanted)
         if spec.hands:

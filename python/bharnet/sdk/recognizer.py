@@ -38,7 +38,8 @@ log = logging.getLogger("bharnet.sdk")
 _LATENCIES = 4096   # recent window latencies kept for stats() percentiles
 # layouts a Recognizer(layout=None) recognises by their number of keypoints per frame
 _LAYOUT_BY_JOINTS = {get_layout(n).num_joints: n for n in
-                     ("mediapipe_holistic", "coco_wholebody", "ntu25", "jhmdb15", "coco17")}
+                     ("mediapipe_holistic", "coco_wholebody", "ntu25", "jhmdb15", "coco17",
+                      "hand21", "shrec22")}
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:

@@ -109,6 +109,8 @@ def test_spec_field_is_written_only_when_used():
         InputSpec(hand_routing="one", body_layout="coco17")
     with pytest.raises(ValueError, match="hand_routing"):
         InputSpec(hand_routing="left")
+    with pytest.raises(ValueError, match="hand_frame must be 'wrist'"):
+        InputSpec(**ONE, hand_frame="body")
 
 
 def test_side_less_hand_fills_the_right_slot_and_the_body():

@@ -31,8 +31,7 @@ HAND_ROUTINGS = ("both", "one")
 # windowed model's spec dict stays what older readers expect
 _CAUSAL_FIELDS = ("normalisation", "norm_horizon")
 # fields written only when not their default, so older bundles keep their meaning: name -> default
-_OPTIONAL_FIELDS = {"hand_frame": "wrist"}
-_ROUTING_FIELDS = ("hand_routing",)
+_OPTIONAL_FIELDS = {"hand_frame": "wrist", "hand_routing": "both"}
 
 
 @dataclass(frozen=True)
@@ -75,6 +74,9 @@ class InputSpec:
                              "needs body_layout 'hand21' (or no body expert) and no unified graph")
         if self.hand_frame not in HAND_FRAMES:
             raise ValueError(f"InputSpec.hand_frame must be one of {HAND_FRAMES}, got {self.hand_frame!r}")
+        if self.hand_routing == "one" and self.hand_frame != "wrist":
+            raise ValueError("InputSpec.hand_routing 'one' places the hand in its own (wrist) frame; "
+                             "its path goes to the body expert: hand_frame must be 'wrist'")
         if not (self.unified or self.body or self.hands):
             raise ValueError("InputSpec: body, hands and unified are all off; the model has no input")
         get_layout(self.body_layout)  # KeyError naming the known layouts
@@ -84,9 +86,6 @@ class InputSpec:
         d = asdict(self)
         if not self.causal:  # a windowed spec has no use for the causal fields
             for k in _CAUSAL_FIELDS:
-                d.pop(k)
-        if self.hand_routing == "both":  # the default: bundles from before the field stay unchanged
-            for k in _ROUTING_FIELDS:
                 d.pop(k)
         for k, default in _OPTIONAL_FIELDS.items():
             if d[k] == default:

@@ -184,6 +184,20 @@ def test_training_accepts_hand_only_data(tmp_path):
         check_compatible(data, input_spec(cfg), cfg["model"]["variant"])
 
 
+@pytest.mark.parametrize("recipe", ["shrec17_14", "shrec17_28", "shrec17_14_streaming",
+                                    "shrec17_28_streaming"])
+def test_shipped_recipes_route_one_hand_and_never_mirror_the_path(recipe):
+    from bharnet.training.config import input_spec, load_config
+
+    cfg = load_config(str(pathlib.Path(__file__).parents[1] / "training/configs" / f"{recipe}.yaml"))
+    spec = input_spec(cfg)
+    assert spec.hand_routing == "one" and spec.coords == 3
+    assert cfg["data"]["augment"]["flip"] == 0.0 and not cfg["train"]["test_flip"]
+    assert spec.causal == recipe.endswith("_streaming")
+    if spec.causal:   # the decision at the sequence's last frame
+        assert cfg["data"]["sample"] == "stream" and cfg["train"]["test_clips"] == 1
+
+
 # ---- real data: a few epochs on a subset must clear a floor a broken model cannot -----------------
 # six gestures: three of hand shape (grab, expand, pinch) and three of path (swipes right, left, up)
 CHECK_GESTURES = (1, 3, 4, 7, 8, 9)

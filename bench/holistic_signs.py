@@ -243,6 +243,28 @@ def report(candidate: str) -> dict:
     return res
 
 
+def _pm(d: dict | None) -> str:
+    return "not run" if not d else f"{d['mean']:.3f} ± {d['std']:.3f} ({d['n']})"
+
+
+def table_md(res: dict) -> str:
+    """The results table as docs/results/holistic_signs.md shows it (tests/test_holistic_signs.py
+    checks that the page holds exactly this text)."""
+    vs = res["variants"]
+    lines = ["| model | top-1, unseen people (seeds) | " + " | ".join(
+                 next(iter(vs.values()))["per_class"]) + " | mirrored clips, one view | params |",
+             "|---|---|" + "---|" * len(next(iter(vs.values()))["per_class"]) + "---|---|"]
+    for v in VARIANTS:
+        if v not in vs:
+            continue
+        s = vs[v]
+        pc = " | ".join(f"{d['mean']:.3f}" for d in s["per_class"].values())
+        mir = s["mirror"]["one_view"]
+        lines.append(f"| {v} | {_pm(s['top1'])} | {pc} | {mir['mirrored_top1']['mean']:.3f} "
+                     f"(plain {mir['top1']['mean']:.3f}) | {s['params']:,} |")
+    return "\n".join(lines)
+
+
 def plot(res: dict, path: pathlib.Path) -> None:
     import matplotlib
 
@@ -316,9 +338,7 @@ def main(argv=None) -> int:
         return 2
     shipped = a.candidate or "shipped"
     if a.what == "report":
-        res = report(shipped)
-        for v, s in res["variants"].items():
-            print(f"{v:<12} top1 {s['top1']['mean']:.3f} ± {s['top1']['std']:.3f} (n={s['top1']['n']})")
+        print(table_md(report(shipped)))
         return 0
     if a.what == "select":
         jobs = [(c, CANDIDATES[c], v) for c in (a.candidates or CANDIDATES) for v in (a.variants or ["vanilla"])]

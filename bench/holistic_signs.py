@@ -265,6 +265,15 @@ def table_md(res: dict) -> str:
     return "\n".join(lines)
 
 
+def hand_frame_md(res: dict) -> str:
+    """The hand-frame comparison (vanilla, the shipped recipe otherwise unchanged) as the docs show it."""
+    by = res["by_candidate"]
+    rows = [("body (shipped)", by.get(res["shipped_candidate"], {}).get("vanilla")),
+            ("wrist", by.get("shipped_wrist", {}).get("vanilla"))]
+    return "\n".join(["| vanilla BHaRNet, hand_frame | top-1, unseen people (seeds) |", "|---|---|"] +
+                     [f"| {name} | {_pm(d)} |" for name, d in rows])
+
+
 def plot(res: dict, path: pathlib.Path) -> None:
     import matplotlib
 
@@ -338,7 +347,8 @@ def main(argv=None) -> int:
         return 2
     shipped = a.candidate or "shipped"
     if a.what == "report":
-        print(table_md(report(shipped)))
+        res = report(shipped)
+        print(table_md(res) + "\n\n" + hand_frame_md(res))
         return 0
     if a.what == "select":
         jobs = [(c, CANDIDATES[c], v) for c in (a.candidates or CANDIDATES) for v in (a.variants or ["vanilla"])]

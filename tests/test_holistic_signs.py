@@ -176,4 +176,5 @@ def test_the_docs_page_shows_the_measured_table():
     res = json.loads((REPO / "bench/results/holistic_signs.json").read_text())
     page = (REPO / "docs/results/holistic_signs.md").read_text()
     assert bench.table_md(res) in page
+    assert bench.hand_frame_md(res) in page
     assert (REPO / "bench/results/holistic_signs.png").is_file()

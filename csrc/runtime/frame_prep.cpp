@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <iterator>
 #include <stdexcept>
 #include <string>
 
@@ -36,14 +37,11 @@ inline float dist(const float* a, const float* b, int64_t c) {
   return std::sqrt(sq);
 }
 
-// np.median of float32 values (reorders v): the middle one, or the float32 mean of the two.
-float median(float* v, int64_t n) {
-  const int64_t h = n / 2;
-  std::nth_element(v, v + h, v + n);
-  const float hi = v[h];
-  if (n % 2) return hi;
-  const float lo = *std::max_element(v, v + h);
-  return (lo + hi) / 2.0f;
+// np.median of sorted float32 values: the middle one, or the float32 mean of the two.
+float median_sorted(const std::vector<float>& v) {
+  const size_t h = v.size() / 2;
+  if (v.size() % 2) return v[h];
+  return (v[h - 1] + v[h]) / 2.0f;
 }
 
 void need(bool ok, const std::string& what) {
@@ -102,7 +100,11 @@ FramePrep::FramePrep(const FramePlan& p) {
   nx_.assign(size_t(M * vb * c), 0.0f);
   hx_.assign(size_t(hr * c), 0.0f);
   hs_.assign(size_t(hr), 0.0f);
-  scratch_.reserve(size_t(K * M * std::max<int64_t>(vb, int64_t(p.body.scale_child.size()))));
+  const size_t most = size_t(K * M * std::max<int64_t>(vb, int64_t(p.body.scale_child.size())));
+  sorted_.assign(size_t(c + 1), {});
+  for (auto& v : sorted_) v.reserve(most);
+  merged_.reserve(most);
+  scratch_.reserve(most);
   body_in.assign(size_t(C * vb * M), 0.0f);
   hand_in.assign(size_t(C * kHand * H), 0.0f);
   mask_in.assign(size_t(H), 0.0f);
@@ -112,6 +114,7 @@ FramePrep::FramePrep(const FramePlan& p) {
 void FramePrep::reset() {
   head_ = -1;
   filled_ = 0;
+  for (auto& v : sorted_) v.clear();
   std::fill(body_.prev_x.begin(), body_.prev_x.end(), 0.0f);
   std::fill(body_.prev_s.begin(), body_.prev_s.end(), 0.0f);
   std::fill(hand_.prev_x.begin(), hand_.prev_x.end(), 0.0f);
@@ -125,6 +128,8 @@ size_t FramePrep::nbytes() const {
                         &hand_in, &mask_in})
     n += v->capacity() * sizeof(float);
   n += (blen_n_.capacity() + hn_.capacity()) * sizeof(int32_t) + scratch_.capacity() * sizeof(float);
+  for (const auto& v : sorted_) n += v.capacity() * sizeof(float);
+  n += (in_.capacity() + out_.capacity() + merged_.capacity()) * sizeof(float);
   return n;
 }
 
@@ -183,9 +188,11 @@ bool FramePrep::push(const FramePlan& p, const RawFrame& f) {
 // frame contributes to the trailing statistics computed once.
 void FramePrep::adapt(const FramePlan& p, const RawFrame&) {
   const int64_t K = p.horizon, M = p.persons, V = p.src_joints, c = p.coords;
+  const int64_t vb = (p.has_body || p.unified) ? p.body.V : 0;
+  const bool leaving = filled_ == K;   // the slot about to be reused leaves the horizon
   head_ = (head_ + 1) % K;
   filled_ = std::min(filled_ + 1, K);
-  const int64_t vb = (p.has_body || p.unified) ? p.body.V : 0;
+  if (vb && leaving) update_sorted(p, true);
   float* bx = body_.x.data() + head_ * M * vb * c;
   float* bs = body_.s.data() + head_ * M * vb;
   float* hx = hand_.x.data() + head_ * M * 2 * kHand * c;
@@ -222,6 +229,7 @@ void FramePrep::adapt(const FramePlan& p, const RawFrame&) {
         if (bs[ch] > 0.0f && bs[pa] > 0.0f) len[cnt++] = dist(bx + ch * c, bx + pa * c, c);
       }
     blen_n_[size_t(head_)] = cnt;
+    update_sorted(p, false);
   }
   if (p.has_hands) {   // mask, per-frame centre, wrist-MCP distances (normalise.hand_stats)
     for (int64_t h = 0; h < 2 * M; ++h) {
@@ -256,6 +264,48 @@ void FramePrep::adapt(const FramePlan& p, const RawFrame&) {
   }
 }
 
+// The values ring slot `slot` gives body statistic q: coordinate q of its present centre joints
+// (q < coords), or its present bone lengths (q == coords).
+void FramePrep::horizon_values(const FramePlan& p, int64_t slot, int64_t q, std::vector<float>& out) const {
+  const BodyPlan& bp = p.body;
+  const int64_t c = p.coords, E = p.persons * bp.V;
+  out.clear();
+  if (q == c) {
+    const float* len = blen_.data() + slot * p.persons * int64_t(bp.scale_child.size());
+    out.assign(len, len + blen_n_[size_t(slot)]);
+  } else {
+    const float* x = body_.x.data() + slot * E * c;
+    const float* s = body_.s.data() + slot * E;
+    for (int64_t i = 0; i < E; ++i)
+      if (s[i] > 0.0f && (bp.centre_joint.empty() || bp.centre_joint[size_t(i % bp.V)])) out.push_back(x[i * c + q]);
+  }
+  std::sort(out.begin(), out.end());
+}
+
+// Merges the newest slot's values into the sorted sets, or (leaving) takes the values of the
+// slot about to be overwritten out of them.
+void FramePrep::update_sorted(const FramePlan& p, bool leaving) {
+  for (int64_t q = 0; q <= p.coords; ++q) {
+    std::vector<float>& v = sorted_[size_t(q)];
+    merged_.clear();
+    if (leaving) {
+      horizon_values(p, head_, q, out_);
+      size_t j = 0;
+      for (float x : v) {
+        if (j < out_.size() && x == out_[j]) {
+          ++j;
+          continue;
+        }
+        merged_.push_back(x);
+      }
+    } else {
+      horizon_values(p, head_, q, in_);
+      std::merge(v.begin(), v.end(), in_.begin(), in_.end(), std::back_inserter(merged_));
+    }
+    v.swap(merged_);
+  }
+}
+
 // data/causal._body_frames for the newest frame: centre and scale over the ring (body_stats).
 void FramePrep::normalise_body(const FramePlan& p, float* out) {
   const BodyPlan& bp = p.body;
@@ -268,28 +318,11 @@ void FramePrep::normalise_body(const FramePlan& p, float* out) {
   if (!any) return;   // nothing to normalise: the frame stays zero
   float centre[3] = {0.0f, 0.0f, 0.0f};
   float scale = 1.0f;
-  int64_t npts = 0;
-  for (int64_t k = 0; k < c; ++k) {   // the median of the present (centre) joints, per coordinate
-    scratch_.clear();
-    for (int64_t f = 0; f < filled_; ++f) {
-      const int64_t slot = (head_ - f + K) % K;
-      const float* x = body_.x.data() + slot * E * c;
-      const float* s = body_.s.data() + slot * E;
-      for (int64_t i = 0; i < E; ++i)
-        if (s[i] > 0.0f && (bp.centre_joint.empty() || bp.centre_joint[size_t(i % V)])) scratch_.push_back(x[i * c + k]);
-    }
-    npts = int64_t(scratch_.size());
-    if (npts) centre[k] = median(scratch_.data(), npts);
-  }
+  const int64_t npts = int64_t(sorted_[0].size());
   if (npts) {
-    const int64_t nbone = int64_t(bp.scale_child.size());
-    scratch_.clear();
-    for (int64_t f = 0; f < filled_; ++f) {
-      const int64_t slot = (head_ - f + K) % K;
-      const float* len = blen_.data() + slot * M * nbone;
-      scratch_.insert(scratch_.end(), len, len + blen_n_[size_t(slot)]);
-    }
-    double sc = scratch_.empty() ? 0.0 : double(median(scratch_.data(), int64_t(scratch_.size())));
+    for (int64_t k = 0; k < c; ++k) centre[k] = median_sorted(sorted_[size_t(k)]);
+    const std::vector<float>& lengths = sorted_[size_t(c)];
+    double sc = lengths.empty() ? 0.0 : double(median_sorted(lengths));
     if (sc < p.eps) {   // no usable bone: the rms spread of the points around the centre
       double acc = 0.0;
       for (int64_t f = 0; f < filled_; ++f) {

@@ -89,6 +89,14 @@ class FramePrep {
                    int64_t inst, int64_t V, const std::vector<int32_t>& child, const std::vector<int32_t>& parent,
                    float* dst);
 
+  // the values the body statistics take medians of, over the horizon, kept sorted: one set per
+  // coordinate (centre) and one of bone lengths (scale); a frame's values are merged in when it
+  // arrives and out when it leaves the horizon, so a median is an index, not a selection
+  void horizon_values(const FramePlan& p, int64_t slot, int64_t q, std::vector<float>& out) const;
+  void update_sorted(const FramePlan& p, bool leaving);
+  std::vector<std::vector<float>> sorted_;   // [coords + 1]
+  std::vector<float> in_, out_, merged_;
+
   int64_t head_ = -1, filled_ = 0;
   Part body_, hand_;
   std::vector<float> blen_;      // [K][M * scale bones]: present bone lengths of each frame

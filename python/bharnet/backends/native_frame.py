@@ -68,6 +68,7 @@ class NativeFramePath:
         self.layout = get_layout(layout).name
         self._columns = columns
         self._impl = _C().FrameRuntime(runner._impl, plan)
+        self.push = self._impl.push   # push(stream.track, rows, ts, score_col): NativeStream.push
         self.frames_per_prediction = int(self._impl.frames_per_prediction)
         self.lead = int(self._impl.lead)
         self._score_cols: dict[int, tuple[int, int]] = {}

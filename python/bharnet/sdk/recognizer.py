@@ -41,10 +41,23 @@ _LAYOUT_BY_JOINTS = {get_layout(n).num_joints: n for n in
                      ("mediapipe_holistic", "coco_wholebody", "ntu25", "jhmdb15", "coco17")}
 
 
-def _softmax(z: np.ndarray) -> np.ndarray:
-    z = np.asarray(z, np.float64)
-    e = np.exp(z - z.max())
-    return e / e.sum()
+def _softmax(z) -> list[float]:
+    """Softmax of one row of logits, in float64, as a list. Plain Python: for the 10-100 classes
+    of a model it takes a few microseconds, several times less than NumPy's per-call overhead,
+    and it runs on every recognition (issue 22: the SDK's share of a frame)."""
+    z = z.tolist() if isinstance(z, np.ndarray) else [float(v) for v in z]
+    m = max(z)
+    e = [math.exp(v - m) for v in z]
+    total = math.fsum(e)
+    return [v / total for v in e]
+
+
+def _top(z) -> tuple[int, float]:
+    """(argmax, its softmax probability) of one row of logits (the first of equal maxima)."""
+    z = z.tolist() if isinstance(z, np.ndarray) else [float(v) for v in z]
+    k = max(range(len(z)), key=z.__getitem__)
+    m = z[k]
+    return k, 1.0 / math.fsum([math.exp(v - m) for v in z])
 
 
 def _open(model, trusted_keys):
@@ -231,11 +244,13 @@ class Recognizer:
         A small step back in time (frames out of order) raises TimestampError; a gap or a jump
         longer than the gap limit restarts the track (its window empties).
         """
+        if self._native is not None:   # continual mode, native backend (set with the layout)
+            return self._push_native(frame, timestamp, track_id)
         self._check_open()
         if self.layout is None:   # the first frame names the layout, and so the frame path
             self._layout_for(frame_to_rows(frame, "mediapipe_holistic"))
-        if self._native is not None:
-            return self._push_native(frame, timestamp, track_id)
+            if self._native is not None:
+                return self._push_native(frame, timestamp, track_id)
         t0 = time.perf_counter()
         ts = self._timestamp(timestamp)
         kp, sc = self._rows(frame)
@@ -335,6 +350,7 @@ class Recognizer:
         with self._lock:
             self._tracks.clear()
             self._closed = True
+            self._native = None
         self.backend = _Closed()
 
     def __enter__(self) -> "Recognizer":
@@ -501,6 +517,9 @@ class Recognizer:
         return rows, col
 
     def _push_native(self, frame, timestamp, track_id) -> Recognition | None:
+        """push() on the native frame path: validation and the track's clock here, the rest in
+        one native call (NativeStream.push; called through its bound method: this runs per frame)."""
+        self._check_open()
         t0 = time.perf_counter()
         ts = self._timestamp(timestamp)
         rows, col = self._native_rows(frame)
@@ -513,7 +532,7 @@ class Recognizer:
             tr.check_time(ts, self.options.max_gap_ms, self.options.gap_periods)
             tr.tick(ts, now)
             t1 = time.perf_counter()
-            out = tr.stream.push(rows, ts, col)
+            out = self._native.push(tr.stream.track, rows, ts, col)
             step_ms = (time.perf_counter() - t1) * 1000.0
             due = tr.count >= tr.window and (tr.count - tr.window) % self.stride == 0
         if not due:
@@ -697,19 +716,18 @@ class Recognizer:
     def _recognition(self, out: dict, hand_mask, track_id, start_ms, end_ms, frames,
                      presence: float) -> Recognition:
         p = _softmax(out["logits"][0])
-        order = np.argsort(-p)[: self.top_k]
-        rec = Recognition(label=self.classes[order[0]], score=float(p[order[0]]),
-                          top_k=[(self.classes[i], float(p[i])) for i in order],
+        order = sorted(range(len(p)), key=p.__getitem__, reverse=True)[: self.top_k]
+        rec = Recognition(label=self.classes[order[0]], score=p[order[0]],
+                          top_k=[(self.classes[i], p[i]) for i in order],
                           track_id=track_id, start_ms=start_ms, end_ms=end_ms,
                           latency_ms=float(out.get("_latency_ms", 0.0)), frames=int(frames),
                           body_presence=presence)
         for expert in ("body", "hand"):
             z = out.get(f"{expert}_logits")
             if z is not None:
-                pe = _softmax(z[0])
-                k = int(np.argmax(pe))
+                k, pk = _top(z[0])
                 setattr(rec, f"{expert}_label", self.classes[k])
-                setattr(rec, f"{expert}_score", float(pe[k]))
+                setattr(rec, f"{expert}_score", pk)
         if hand_mask is not None and len(hand_mask):  # [T, 2M]: person 0's left and right hand
             rec.hand_presence = (float(hand_mask[:, 0].mean()), float(hand_mask[:, 1].mean()))
         if rec.score < self.options.min_score:   # not sure enough to name a class

@@ -99,7 +99,44 @@ py::object result(const rt::FrameRuntime& r, const rt::FrameTrack& t, const rt::
 
 }  // namespace
 
+// A FramePrep of its own plan (no model): what tests compare with bharnet.data.causal.
+struct PrepProbe {
+  rt::FramePlan plan;
+  rt::FramePrep prep;
+  explicit PrepProbe(rt::FramePlan p) : plan(std::move(p)), prep((plan.check(), plan)) {}
+};
+
 void register_frame(py::module_& m) {
+  py::class_<PrepProbe>(m, "FramePrep", "The frame path's preparation alone (for tests): push(rows, score_col) -> "
+                                       "({body|joints, hand, hand_mask: one prepared frame}, body seen)")
+      .def(py::init([](py::dict plan) { return new PrepProbe(to_plan(plan)); }), py::arg("plan"))
+      .def("reset", [](PrepProbe& p) { p.prep.reset(); })
+      .def(
+          "push",
+          [](PrepProbe& p, FloatArray rows, int64_t score_col) {
+            const int64_t nd = rows.ndim();
+            if ((nd != 2 && nd != 3) || rows.shape(nd - 2) != p.plan.src_joints || rows.shape(nd - 1) < p.plan.coords ||
+                score_col >= rows.shape(nd - 1))
+              throw std::invalid_argument("FramePrep.push: rows of another shape than the plan's");
+            rt::RawFrame f{rows.data(), nd == 3 ? rows.shape(0) : 1, rows.shape(nd - 1), score_col};
+            const bool seen = p.prep.push(p.plan, f);
+            const int64_t C = p.plan.channels(), M = p.plan.persons;
+            py::dict out;
+            auto arr = [](const std::vector<float>& v, std::vector<py::ssize_t> shape) {
+              py::array_t<float> a(shape);
+              std::copy(v.begin(), v.end(), a.mutable_data());
+              return a;
+            };
+            if (p.plan.has_body || p.plan.unified)
+              out[p.plan.unified ? "joints" : "body"] = arr(p.prep.body_in, {C, p.plan.body.V, M});
+            if (p.plan.has_hands) {
+              out["hand"] = arr(p.prep.hand_in, {C, 21, 2 * M});
+              out["hand_mask"] = arr(p.prep.mask_in, {2 * M});
+            }
+            return py::make_tuple(out, seen);
+          },
+          py::arg("rows"), py::arg("score_col"));
+
   py::class_<rt::FrameTrack, std::unique_ptr<rt::FrameTrack>>(
       m, "FrameTrack", "One track's native frame-path state: preparation, step state, window rings.")
       .def_property_readonly("nbytes", &rt::FrameTrack::nbytes)

@@ -83,17 +83,23 @@ rt::RawFrame raw_frame(const rt::FrameRuntime& r, py::handle rows, int64_t score
   return f;
 }
 
+// On prediction frames: ({output: softmax probabilities as a list}, body presence, (left, right)
+// hand presence, start_ts, end_ts, frames); else None. The softmax is the reference's
+// (sdk/recognizer._softmax: float64, max subtracted) so Python only picks classes.
 py::object result(const rt::FrameRuntime& r, const rt::FrameTrack& t, const rt::FrameResult& res) {
   if (!res.predicted) return py::none();
-  py::dict outs;
+  py::dict probs;
   const auto& names = r.program().output_names();
+  std::vector<double> p;
   for (size_t j = 0; j < names.size(); ++j) {
     const int64_t n = r.program().output_size(j);
-    py::array_t<float> a(std::vector<py::ssize_t>{1, py::ssize_t(n)});
-    std::copy(t.out.begin() + r.output_offset(j), t.out.begin() + r.output_offset(j) + n, a.mutable_data());
-    outs[py::str(names[j])] = a;
+    p.resize(size_t(n));
+    rt::softmax(t.out.data() + r.output_offset(j), n, p.data());
+    py::list l(n);
+    for (int64_t k = 0; k < n; ++k) l[size_t(k)] = py::float_(p[size_t(k)]);
+    probs[py::str(names[j])] = l;
   }
-  return py::make_tuple(outs, res.body_presence, py::make_tuple(res.hand_left, res.hand_right), res.start_ts,
+  return py::make_tuple(probs, res.body_presence, py::make_tuple(res.hand_left, res.hand_right), res.start_ts,
                         res.end_ts, res.frames);
 }
 
@@ -163,8 +169,8 @@ void register_frame(py::module_& m) {
             return result(r, t, res);
           },
           py::arg("track"), py::arg("rows"), py::arg("ts"), py::arg("score_col"),
-          "One frame; None, or on prediction frames (outputs, body_presence, (left, right) hand "
-          "presence, start_ts, end_ts, frames).")
+          "One frame; None, or on prediction frames ({output: softmax probabilities}, body_presence, "
+          "(left, right) hand presence, start_ts, end_ts, frames).")
       .def(
           "push_many",
           [](const rt::FrameRuntime& r, std::vector<rt::FrameTrack*> tracks, py::list rows, std::vector<double> ts,

@@ -3,10 +3,20 @@
 #include "runtime/frame_runtime.h"
 
 #include <algorithm>
+#include <cmath>
 #include <stdexcept>
 #include <string>
 
 namespace bharnet::runtime {
+
+void softmax(const float* z, int64_t n, double* p) {
+  if (n <= 0) return;
+  double m = z[0];
+  for (int64_t k = 1; k < n; ++k) m = std::max(m, double(z[k]));
+  double total = 0.0;
+  for (int64_t k = 0; k < n; ++k) total += (p[k] = std::exp(double(z[k]) - m));
+  for (int64_t k = 0; k < n; ++k) p[k] /= total;
+}
 
 FrameTrack::FrameTrack(const FramePlan& plan, std::unique_ptr<StepState> s, int64_t outputs_floats)
     : prep(plan), step(std::move(s)) {

@@ -42,6 +42,9 @@ struct FrameResult {
   int64_t frames = 0;              // frames in the window (fewer than `window` after a reset)
 };
 
+// Softmax of n logits in double, the largest subtracted first (sdk/recognizer._softmax).
+void softmax(const float* z, int64_t n, double* p);
+
 class FrameRuntime {
  public:
   FrameRuntime(std::shared_ptr<const StepProgram> program, FramePlan plan);

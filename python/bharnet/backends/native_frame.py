@@ -104,8 +104,9 @@ class NativeStream:
         self.path._impl.reset(self.track)
 
     def push(self, rows: np.ndarray, ts: float, score_col: int):
-        """None, or on the model's prediction frames (outputs, body_presence, (left, right) hand
-        presence, start_ms, end_ms, frames) of the window ending at this frame."""
+        """None, or on the model's prediction frames ({output: softmax probabilities}, body
+        presence, (left, right) hand presence, start_ms, end_ms, frames) of the window ending at
+        this frame."""
         return self._push(self.track, rows, ts, score_col)
 
     def nbytes(self) -> int:

@@ -41,23 +41,17 @@ _LAYOUT_BY_JOINTS = {get_layout(n).num_joints: n for n in
                      ("mediapipe_holistic", "coco_wholebody", "ntu25", "jhmdb15", "coco17")}
 
 
+_SCORED = ("logits", "body_logits", "hand_logits")   # outputs a Recognition reports on
+
+
 def _softmax(z) -> list[float]:
-    """Softmax of one row of logits, in float64, as a list. Plain Python: for the 10-100 classes
-    of a model it takes a few microseconds, several times less than NumPy's per-call overhead,
-    and it runs on every recognition (issue 22: the SDK's share of a frame)."""
+    """Softmax of one row of logits, in float64 with the largest subtracted, as a list (the
+    native frame path computes the same in C++: csrc/runtime/frame_runtime.cpp softmax)."""
     z = z.tolist() if isinstance(z, np.ndarray) else [float(v) for v in z]
     m = max(z)
     e = [math.exp(v - m) for v in z]
     total = math.fsum(e)
     return [v / total for v in e]
-
-
-def _top(z) -> tuple[int, float]:
-    """(argmax, its softmax probability) of one row of logits (the first of equal maxima)."""
-    z = z.tolist() if isinstance(z, np.ndarray) else [float(v) for v in z]
-    k = max(range(len(z)), key=z.__getitem__)
-    m = z[k]
-    return k, 1.0 / math.fsum([math.exp(v - m) for v in z])
 
 
 def _open(model, trusted_keys):
@@ -585,12 +579,12 @@ class Recognizer:
         if out is None:   # the schedule's phase is wrong
             raise RuntimeError(f"track {tr.track_id!r}: the step runner did not predict at frame "
                                f"{tr.count} (stride {self.stride}, schedule {self.schedule})")
-        outputs, presence, hands, start_ms, end_ms, frames = out
+        probs, presence, hands, start_ms, end_ms, frames = out
         if presence < self.options.min_body_presence:
             rec = self._no_person(tr.track_id, start_ms, end_ms, frames, presence)
         else:
-            outputs["_latency_ms"] = step_ms
-            rec = self._recognition(outputs, None, tr.track_id, start_ms, end_ms, frames, presence)
+            rec = self._recognition({"_latency_ms": step_ms}, None, tr.track_id, start_ms, end_ms,
+                                    frames, presence, probs)
             if self.spec.hands and not self.spec.unified:
                 rec.hand_presence = hands
         self._record(tr, rec, t0)
@@ -714,8 +708,12 @@ class Recognizer:
         return {**outputs, "_latency_ms": stepped + (time.perf_counter() - t0) * 1000.0}
 
     def _recognition(self, out: dict, hand_mask, track_id, start_ms, end_ms, frames,
-                     presence: float) -> Recognition:
-        p = _softmax(out["logits"][0])
+                     presence: float, probs: dict | None = None) -> Recognition:
+        """probs: {output: softmax probabilities} where already computed (native frame path);
+        else from out's logits."""
+        if probs is None:
+            probs = {k: _softmax(out[k][0]) for k in _SCORED if out.get(k) is not None}
+        p = probs["logits"]
         order = sorted(range(len(p)), key=p.__getitem__, reverse=True)[: self.top_k]
         rec = Recognition(label=self.classes[order[0]], score=p[order[0]],
                           top_k=[(self.classes[i], p[i]) for i in order],
@@ -723,11 +721,11 @@ class Recognizer:
                           latency_ms=float(out.get("_latency_ms", 0.0)), frames=int(frames),
                           body_presence=presence)
         for expert in ("body", "hand"):
-            z = out.get(f"{expert}_logits")
-            if z is not None:
-                k, pk = _top(z[0])
+            pe = probs.get(f"{expert}_logits")
+            if pe is not None:
+                k = max(range(len(pe)), key=pe.__getitem__)
                 setattr(rec, f"{expert}_label", self.classes[k])
-                setattr(rec, f"{expert}_score", pk)
+                setattr(rec, f"{expert}_score", pe[k])
         if hand_mask is not None and len(hand_mask):  # [T, 2M]: person 0's left and right hand
             rec.hand_presence = (float(hand_mask[:, 0].mean()), float(hand_mask[:, 1].mean()))
         if rec.score < self.options.min_score:   # not sure enough to name a class

@@ -257,6 +257,7 @@ def test_push_many_refuses_bad_input_before_any_track_changes(holistic_stream):
     f = holistic_stream[0]
     r.push_many([f, f], [0.0, 0.0], [1, 2])
     before = r.stats()["frames"]
+    native = [r._tracks.get_live(t).stream.track for t in (1, 2)]   # the native state of each
     with pytest.raises(ValueError, match="keypoints per frame"):
         r.push_many([f, f[:10]], [33.0, 33.0], [1, 2])
     with pytest.raises(TimestampError):
@@ -265,8 +266,11 @@ def test_push_many_refuses_bad_input_before_any_track_changes(holistic_stream):
         r.push_many([f, f], [33.0, 34.0], [1, 1])
     with pytest.raises(ValueError, match="one timestamp"):
         r.push_many([f, f], [33.0], [1, 2])
+    with pytest.raises(ValueError, match="columns"):
+        r.push(np.zeros((75, 7), np.float32), 40.0, 1)     # refused by push() alike
     assert r.stats()["frames"] == before
     assert r.stats()["tracks"][1]["frames"] == 1
+    assert [t.count for t in native] == [1, 1]              # nothing reached native code
     assert r.push_many([f, f], [33.0, 33.0], [1, 2]) == [None, None]
 
 
@@ -298,6 +302,7 @@ def test_the_python_path_and_why(streaming_bundle, windowed_bundle):
 
 def test_layout_named_by_the_first_frame(holistic_stream):
     a, b = sdk.Recognizer(backend="native"), sdk.Recognizer(backend="native", frame_path="python")
+    assert a.info["frame_path"] == "native" and b.info["frame_path"] == "python"
     for i, f in enumerate(hostile(holistic_stream)[:64]):
         _same(a.push(f, i * 33.0), b.push(f, i * 33.0))
     assert a.info["frame_path"] == "native" and a.layout == HOLISTIC

@@ -156,7 +156,9 @@ class Recognizer:
         self.layout: str | None = None
         # continual mode on the native backend: the whole frame in one native call where it can
         self._native = None
-        self.frame_path, self.frame_path_reason = "python", self._python_path_reason(opts)
+        self.frame_path_reason = self._python_path_reason(opts)
+        # "native" until a layout the native path cannot take says otherwise (_native_path)
+        self.frame_path = "python" if self.frame_path_reason else "native"
         self._tracks = TrackTable(self.window, 1, 1, 1, **self._table_opts)  # until a layout
         if opts.layout is not None:
             self._set_layout(opts.layout)
@@ -423,10 +425,9 @@ class Recognizer:
         if why is not None:
             if self.options.frame_path == "native":
                 raise ValueError(f"frame_path='native': {why}")
-            self.frame_path_reason = why
+            self.frame_path, self.frame_path_reason = "python", why
             log.info("continual frames take the Python path: %s", why)
             return None
-        self.frame_path = "native"
         return NativeFramePath(layout, self.spec, self._runner, frame_plan(layout, self.spec),
                                _columns)
 

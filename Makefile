@@ -7,7 +7,7 @@ PIP    := $(PY) -m pip
 TORCH  := torch==2.13.0
 NATIVE_SRC := $(shell find csrc -name '*.cpp' -o -name '*.cu' -o -name '*.h' -o -name '*.cuh' 2>/dev/null) CMakeLists.txt cmake/simd.cmake pyproject.toml
 
-.PHONY: setup build test test-slow test-all demo default-model wheel bench bench-train gpu-check clean
+.PHONY: setup build test test-slow test-all demo docs default-model wheel bench bench-train gpu-check clean
 
 $(VENV)/.deps: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,7 @@ $(VENV)/.deps: pyproject.toml
 
 # Editable install; the C++/CUDA extension is rebuilt (incrementally) when csrc changes.
 $(VENV)/.built: $(VENV)/.deps $(NATIVE_SRC)
-	$(PIP) install -q --no-build-isolation -e ".[train,test]"
+	$(PIP) install -q --no-build-isolation -e ".[train,test,docs]"
 	touch $@
 
 setup build: $(VENV)/.built
@@ -33,6 +33,10 @@ test-all: $(VENV)/.built
 
 demo: $(VENV)/.built
 	$(VENV)/bin/bharnet demo
+
+# The documentation site, strict (a broken link or reference fails), into site/ (not committed).
+docs: $(VENV)/.built
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict
 
 # The embedded default model, rebuilt from its recipe with the ordinary commands:
 # synthetic data -> bharnet train -> bharnet export into the package.
@@ -73,7 +77,7 @@ gpu-check:
 	GPU_PY="$(GPU_PY)" bash tools/gpu_check.sh $(GPU_CHECK_ARGS)
 
 clean:
-	rm -rf build dist $(VENV)
+	rm -rf build dist site $(VENV)
 
 # Continual streaming (issue 12): window recompute vs continual inference (ONNX Runtime step graph,
 # native C++ step runtime) and the SDK end to end, demo and default width, with the target ratios:

@@ -22,7 +22,7 @@ def register(sub) -> None:
     p.add_argument("--description", default="", help="what the model is, stored in the bundle")
     p.add_argument("--trt", action="store_true", help="also build a TensorRT engine (needs tensorrt)")
     p.add_argument("--trt-precision", choices=("fp32", "fp16"), default="fp16")
-    p.add_argument("--trt-max-batch", type=int, default=8)
+    p.add_argument("--trt-max-batch", type=int, default=8, help="largest batch the engine accepts")
     p.add_argument("--trt-cache", default=None, help="engine cache folder (default ~/.cache/bharnet/trt)")
     p.add_argument("--sign", metavar="KEY", default=None,
                    help="sign the bundle with this Ed25519 private key (see `bharnet keygen`)")

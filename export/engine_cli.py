@@ -9,7 +9,7 @@ def register(sub) -> None:
                                             "(what backend='tensorrt' runs)")
     p.add_argument("bundle", help="model bundle (.bharnet)")
     p.add_argument("--precision", choices=("fp32", "fp16"), default="fp16")
-    p.add_argument("--max-batch", type=int, default=8)
+    p.add_argument("--max-batch", type=int, default=8, help="largest batch the engine accepts")
     p.add_argument("--plugin", action="store_true", help="build from model.plugin.onnx (our kernels)")
     p.add_argument("--cache", default=None, help="engine cache folder (default ~/.cache/bharnet/trt)")
     p.add_argument("--device", type=int, default=0, help="CUDA device index")

@@ -1,7 +1,8 @@
 """Fuzzed readers: whatever the bytes, a reader returns data or raises its documented error.
 
 Documented errors: the bundle reader raises BundleError; every dataset reader (.npz, PYSKL .pkl,
-NTU .skeleton, PKU-MMD skeleton/labels/splits, NW-UCLA) raises ValueError (subclasses included).
+NTU .skeleton, PKU-MMD skeleton/labels/splits, NW-UCLA, SHREC'17 sequences and split files) raises
+ValueError (subclasses included).
 Inputs are valid files mutated by Hypothesis (bytes flipped, inserted, deleted, lines and tokens
 replaced), plus raw random bytes. Bundles are re-sealed after mutation, so the mutations reach
 the zip and manifest checks behind the checksum.
@@ -23,7 +24,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from bharnet import container  # noqa: E402
-from bharnet.data import dataset, ntu, nwucla, pkummd, safe_pickle  # noqa: E402
+from bharnet.data import dataset, ntu, nwucla, pkummd, safe_pickle, shrec17  # noqa: E402
 
 FAST, MANY = 25, 1500
 _TMP = pathlib.Path(tempfile.mkdtemp(prefix="bharnet-fuzz-"))
@@ -46,7 +47,8 @@ def _seed_dataset() -> dataset.SkeletonDataset:
     rng = np.random.default_rng(0)
     clips = [dataset.Clip(rng.random((1, 6, 17, 2), dtype=np.float32),
                           rng.random((1, 6, 17), dtype=np.float32), i % 2, f"c{i}") for i in range(3)]
-    return dataset.SkeletonDataset(clips, ["x", "y"], "coco17", [1], {"train": ["c0"], "test": ["c1", "c2"]})
+    return dataset.SkeletonDataset(clips, ["x", "y"], "coco17", [1], {"train": ["c0"], "test": ["c1", "c2"]},
+                                   fps=30.0)
 
 
 def _seed_npz() -> bytes:
@@ -81,6 +83,8 @@ TEXT_SEEDS = {
     "pku_split_json": json.dumps({"train": ["0002-L"], "test": ["0003-R"]}),
     "ucla_txt": "\n".join(" ".join(["0.1", "0.2", "0.3"] * 20) for _ in range(3)),
     "ucla_json": json.dumps({"skeletons": [[[0.1, 0.2, 0.3]] * 20] * 3}),
+    "shrec_seq": "\n".join(" ".join(f"{0.01 * (i + j):.4f}" for j in range(66)) for i in range(3)) + "\n",
+    "shrec_split": "1 1 2 1 1 1 77\n3 2 4 1 3 6 40\n14 2 27 5 14 28 9\n",
 }
 
 
@@ -185,6 +189,8 @@ _TEXT_READERS = {
     "pku_split_json": ("split.json", pkummd.read_split_file),
     "ucla_txt": ("a01_s01_e01_v01.txt", nwucla.read_sample),
     "ucla_json": ("a01_s01_e01_v01.json", nwucla.read_sample),
+    "shrec_seq": ("skeletons_world.txt", lambda p: shrec17.read_sequence(p, 3)),
+    "shrec_split": ("train_gestures.txt", shrec17.read_split_file),
 }
 
 

@@ -1,8 +1,8 @@
-"""The README's measured numbers against the files they come from (bench/results/*.json and the
-embedded bundle's own export check).
+"""The measured numbers of the README and the docs' Results page against the files they come from
+(bench/results/*.json and the embedded bundle's own export check).
 
-Each claim is an explicit entry: a regex that must match the README (its whitespace collapsed to
-single spaces) exactly once, so that a claim reworded or deleted fails here instead of silently
+Each claim is an explicit entry: a regex that must match its page (README.md or
+docs/results/index.md, whitespace collapsed to single spaces) exactly once, so that a claim reworded or deleted fails here instead of silently
 escaping the check; one capture group per number, and for each number where its value lives. A
 number must equal its source as the README rounds it (half a unit of its last printed digit),
 unless the entry gives a relative tolerance for a number the README itself calls approximate
@@ -19,6 +19,8 @@ import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench/results"
+README = "README.md"
+RESULTS_PAGE = "docs/results/index.md"   # every benchmark, in full
 BUNDLE = REPO / "python/bharnet/sdk/default_model/default.bharnet"
 
 
@@ -57,9 +59,10 @@ def _row(rows: list, **match) -> dict:
 @dataclass
 class Claim:
     name: str
-    pattern: str                      # regex over the README with one group per number
+    pattern: str                      # regex over the page with one group per number
     values: list                      # one callable () -> float per group
-    rel_tol: list = field(default_factory=list)  # per group; None: the README's rounding
+    rel_tol: list = field(default_factory=list)  # per group; None: the page's rounding
+    page: str = RESULTS_PAGE          # the page that carries the claim
 
 
 def _fine_grained(variant: str) -> Claim:
@@ -319,6 +322,52 @@ CLAIMS = [
 ]
 
 
+CLAIMS.append(
+    Claim("soak: an hour of live tracks",
+          r"([\d,]+) frames pushed and ([\d,]+) recognitions \(([\d,]+) of them \"no person\"\) in "
+          r"([\d.]+) min\. RSS was ([\d.]+) MB after the first simulated minute and stayed within "
+          r"\*\*\+([\d.]+) MB\*\* of it to the end; nothing was dropped, (\d+) idle tracks were evicted, "
+          r".*?window latency p50 ([\d.]+) ms, p99 ([\d.]+) ms \(last ([\d,]+) windows\)",
+          [_at("soak.json", "frames_pushed"), _at("soak.json", "sdk_stats", "results"),
+           _at("soak.json", "sdk_stats", "no_person"), lambda: _json("soak.json")["wall_s"] / 60,
+           _at("soak.json", "rss", "after_first_minute_mb"), _at("soak.json", "rss", "max_drift_mb"),
+           _at("soak.json", "sdk_stats", "evictions"), _at("soak.json", "sdk_stats", "latency_ms", "p50"),
+           _at("soak.json", "sdk_stats", "latency_ms", "p99"),
+           _at("soak.json", "sdk_stats", "latency_ms", "n")]))
+
+
+# The README's headline numbers: the same sources, worded for the landing page.
+CLAIMS += [
+    Claim("README: JHMDB over 3 seeds, and the MLP",
+          r"top-1 \*\*([\d.]+) ± ([\d.]+)\*\* over 3 seeds \(`jhmdb14_seeds.json`\), against ([\d.]+) ± "
+          r"([\d.]+) for a plain MLP",
+          [_at("jhmdb14_seeds.json", "top1_mean"), _at("jhmdb14_seeds.json", "top1_std"),
+           _at("jhmdb14_seeds.json", "mlp_floor_mean"), _at("jhmdb14_seeds.json", "mlp_floor_std")],
+          page=README),
+    Claim("README: hand-intensive classes",
+          r"vanilla BHaRNet scores ([\d.]+) top-1 where a unified whole-body GCN scores ([\d.]+) and "
+          r"the body expert alone ([\d.]+), at fewer FLOPs",
+          [lambda v=v: _row(_json("fine_grained.json")["results"], variant=v)["hand_intensive_top1"]
+           for v in ("vanilla", "unified", "body_only")], page=README),
+    Claim("README: continual streaming",
+          r"the native step runtime needs \*\*([\d.]+)×\*\* less CPU per frame than recomputing the "
+          r"window every frame while predicting every frame; continual and windowed logits agree to "
+          r"([\d.e-]+)\.",
+          [_streaming_target("default_continual_vs_window_s1", "ratio"),
+           _streaming_target("logits_parity", "value")], page=README),
+    Claim("README: streaming accuracy",
+          r"synthetic benchmark \(([\d.]+) vs ([\d.]+)\), but \*\*not on JHMDB: ([\d.]+) against "
+          r"([\d.]+)\*\*",
+          [_gate("vanilla", "streaming", "top1"), _gate("vanilla", "windowed", "top1"),
+           _at("streaming_accuracy.json", "jhmdb", "streaming", "top1", 0),
+           _at("streaming_accuracy.json", "jhmdb", "windowed_reference", "top1", 0)], page=README),
+    Claim("README: kernels",
+          r"our CPU graph convolution is ([\d.]+)× PyTorch's speed on one thread",
+          [_at("kernels_cpu_1t.json", "summary", "graph_conv_inference", "geomean_ratio")],
+          page=README),
+]
+
+
 def _rounding_tol(text: str) -> float:
     """Half a unit of the last digit printed: '0.822' -> 5e-4, '4.2e-7' -> 5e-8, '26' -> 0.5."""
     text = text.replace(",", "")
@@ -327,15 +376,18 @@ def _rounding_tol(text: str) -> float:
     return 0.5 * 10.0 ** (-decimals + (int(exp) if exp else 0))
 
 
+def _page(name: str) -> str:
+    return " ".join((REPO / name).read_text().split())  # line breaks do not matter
+
+
 @pytest.fixture(scope="module")
-def readme() -> str:
-    return " ".join((REPO / "README.md").read_text().split())  # line breaks do not matter
+def pages() -> dict:
+    return {name: _page(name) for name in {c.page for c in CLAIMS}}
 
 
-@pytest.mark.parametrize("claim", CLAIMS, ids=lambda c: c.name)
-def test_readme_claim_matches_its_source(claim, readme):
-    found = list(re.finditer(claim.pattern, readme))
-    assert len(found) == 1, (f"README claim '{claim.name}' found {len(found)} times (pattern "
+def check_claim(claim: Claim, text: str) -> None:
+    found = list(re.finditer(claim.pattern, text))
+    assert len(found) == 1, (f"{claim.page} claim '{claim.name}' found {len(found)} times (pattern "
                              f"{claim.pattern!r}); update the claim and this mapping together")
     groups = found[0].groups()
     assert len(groups) == len(claim.values), "one source per number"
@@ -344,16 +396,27 @@ def test_readme_claim_matches_its_source(claim, readme):
         rel = claim.rel_tol[i] if i < len(claim.rel_tol) else None
         tol = rel * abs(want) if rel is not None else _rounding_tol(text) * (1 + 1e-9)
         got = float(text.replace(",", ""))
-        assert abs(got - want) <= tol, (f"README '{claim.name}': number {i + 1} says {text}, its "
-                                        f"source says {want:.6g} (tolerance {tol:.2g})")
+        assert abs(got - want) <= tol, (f"{claim.page} '{claim.name}': number {i + 1} says {text}, "
+                                        f"its source says {want:.6g} (tolerance {tol:.2g})")
 
 
-def test_the_check_itself_catches_a_wrong_number_and_a_missing_claim(readme):
+@pytest.mark.parametrize("claim", CLAIMS, ids=lambda c: f"{c.page}: {c.name}")
+def test_claim_matches_its_source(claim, pages):
+    check_claim(claim, pages[claim.page])
+
+
+def test_every_claimed_page_is_checked():
+    """The README keeps headline numbers and the Results page the rest: both carry claims."""
+    assert {c.page for c in CLAIMS} == {README, RESULTS_PAGE}
+
+
+def test_the_check_itself_catches_a_wrong_number_and_a_missing_claim(pages):
     """The mapping must be able to fail: a changed number and a reworded claim are both caught."""
-    claim = CLAIMS[0]
-    m = re.search(claim.pattern, readme)
-    wrong = readme[:m.start(1)] + "0.999" + readme[m.end(1):]
-    with pytest.raises(AssertionError, match="source says"):
-        test_readme_claim_matches_its_source(claim, wrong)
-    with pytest.raises(AssertionError, match="found 0 times"):
-        test_readme_claim_matches_its_source(claim, readme.replace("over 3 seeds", "over three seeds"))
+    for claim in (next(c for c in CLAIMS if c.page == p) for p in (README, RESULTS_PAGE)):
+        text = pages[claim.page]
+        m = re.search(claim.pattern, text)
+        wrong = text[:m.start(1)] + "0.999" + text[m.end(1):]
+        with pytest.raises(AssertionError, match="source says"):
+            check_claim(claim, wrong)
+        with pytest.raises(AssertionError, match="found 0 times"):
+            check_claim(claim, text.replace(m.group(0), "a claim reworded"))

@@ -34,7 +34,7 @@ def register(sub) -> None:
     e.add_argument("--weights", type=float, nargs="+", help="one weight per checkpoint")
     e.add_argument("--data", help="dataset file (default: the one recorded in the checkpoint; a relative "
                                   "path is looked up from here, then from where the training ran)")
-    e.add_argument("--split", default="test")
+    e.add_argument("--split", default="test", help="the dataset split to evaluate")
     e.add_argument("--test-clips", type=int, default=None, help="override the checkpoint's train.test_clips")
     e.add_argument("--test-flip", choices=("on", "off"), default=None,
                    help="override train.test_flip (average with mirrored views)")

@@ -34,6 +34,7 @@ DEFAULTS: dict = {
         "normalisation": "window",    # window | causal-v1 (causal needs sample: stream)
         "norm_horizon": 32,           # causal-v1: frames of trailing statistics
         "pool_steps": None,           # valid backbone: window = RF + total_stride * (pool_steps - 1)
+        "hand_routing": "both",       # both | one (one tracked hand: bharnet.data.spec.HAND_ROUTINGS)
     },
     "train": {
         "epochs": 60,
@@ -47,6 +48,7 @@ DEFAULTS: dict = {
         "label_smoothing": 0.0,
         "test_clips": 1,
         "test_flip": False,           # also average each test clip with its mirror image
+        "train_split": "train",       # the split trained on (e.g. val_train, to choose a recipe on val)
         "test_split": "test",
         "eval_every": 1,
         "mlp_floor": False,           # also train the MLP floor on the same split (metrics.json)
@@ -240,7 +242,7 @@ def input_spec(cfg: dict):
                      stream=d["stream"], coords=d["coords"], with_score=d["with_score"],
                      window=d["window"], num_person=d["num_person"],
                      score_threshold=d["score_threshold"], normalisation=d["normalisation"],
-                     norm_horizon=d["norm_horizon"])
+                     norm_horizon=d["norm_horizon"], hand_routing=d["hand_routing"])
 
 
 # What `model.use_kernels: auto` picks per device type: the path bench/kernels.py measured faster

@@ -60,13 +60,17 @@ def read_dataset(path, layout: str | None = None) -> SkeletonData:
 
 def check_compatible(data: SkeletonData, spec: InputSpec, variant: str) -> None:
     """Refuse a dataset whose layout cannot feed the model, with a message that says what to do."""
-    from bharnet.data.adapt import source_has_hands
+    from bharnet.data.adapt import hands_problem
 
     src = get_layout(data.layout)
-    if (spec.hands or spec.unified) and not source_has_hands(src):
-        raise ValueError(
-            f"variant {variant!r} needs hand keypoints, but dataset {data.source} has layout "
-            f"{src.name!r} with no hands; use a body-only variant (body_only) or a whole-body dataset")
+    why = hands_problem(src, spec)
+    if why:
+        raise ValueError(f"variant {variant!r} cannot read dataset {data.source}: {why}")
+    if spec.body and spec.hand_routing == "both" and not set(get_layout(spec.body_layout).joints) \
+            & set(src.joints):
+        raise ValueError(f"dataset {data.source} (layout {src.name!r}) shares no joint with the body "
+                         f"layout {spec.body_layout!r}: the body expert would see nothing; for "
+                         f"hand-only data set data.hand_routing: one and data.body_layout: hand21")
     c = next(iter(c for s in data.splits.values() for c in s), None)
     if c is not None and c.keypoint.shape[-2] != src.num_joints:
         raise ValueError(f"dataset {data.source}: clips have {c.keypoint.shape[-2]} joints but layout "

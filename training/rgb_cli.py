@@ -19,7 +19,7 @@ def register(sub) -> None:
     p.add_argument("--rgb-epochs", type=int, default=None, help="RGB epochs (model.rgb.epochs)")
     p.add_argument("--skeleton", default=None, help="a trained skeleton checkpoint: skip stage 1")
     p.add_argument("--guide", choices=("body", "body+hand", "none"), default=None)
-    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--seed", type=int, default=None, help="override train.seed")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--quiet", action="store_true", help="no progress and no per-epoch lines")
     p.set_defaults(func=_train)
@@ -28,7 +28,7 @@ def register(sub) -> None:
                                           "(what `bharnet export` does for any RGB checkpoint)")
     e.add_argument("checkpoint", help="final.pt from train-rgb (or bharnet train with variant: rgb)")
     e.add_argument("--out", required=True, help="bundle to write")
-    e.add_argument("--opset", type=int, default=18)
+    e.add_argument("--opset", type=int, default=18, help="ONNX opset")
     e.set_defaults(func=_export)
 
 

@@ -163,8 +163,8 @@ def _run(cfg, work_dir, device, rank, world, local, resume, stop_after, threads,
     opt = torch.optim.SGD(model.parameters(), lr=base_lr, momentum=tc["momentum"],
                           nesterov=tc["nesterov"], weight_decay=tc["weight_decay"])
 
-    train_set = TrainSet(ds.split("train"), ds.layout, spec, AugmentOptions.from_config(dc["augment"]),
-                         dc.get("sample", "uniform"), tc["seed"])
+    train_set = TrainSet(ds.split(tc.get("train_split", "train")), ds.layout, spec,
+                         AugmentOptions.from_config(dc["augment"]), dc.get("sample", "uniform"), tc["seed"])
     sampler = torch.utils.data.DistributedSampler(train_set, num_replicas=world, rank=rank,
                                                   shuffle=True, seed=tc["seed"], drop_last=True)
     loader = torch.utils.data.DataLoader(train_set, batch_size=batch // world, sampler=sampler,
@@ -327,7 +327,8 @@ def _finish(model, cfg, ds, spec, test_inputs, test_labels, history, work, dev, 
         from .floor import mlp_floor_top1
 
         t0 = time.perf_counter()
-        metrics["mlp_floor_top1"] = mlp_floor_top1(ds.split("train"), ds.split(tc.get("test_split", "test")),
+        metrics["mlp_floor_top1"] = mlp_floor_top1(ds.split(tc.get("train_split", "train")),
+                                                   ds.split(tc.get("test_split", "test")),
                                                    ds.layout, cfg["model"]["num_classes"], tc["seed"],
                                                    quiet=quiet)
         timing["mlp_floor_s"] = time.perf_counter() - t0

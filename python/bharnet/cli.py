@@ -15,6 +15,7 @@ _COMMAND_MODULES = (
     "bharnet.info_cli",
     "bharnet.data.cli",
     "bharnet.sdk.cli",
+    "bharnet.online.cli",
     "bharnet.ros.cli",
 )
 COMMAND_ENTRY_POINTS = "bharnet.commands"
@@ -76,6 +77,10 @@ def _end_quietly_on_closed_pipe() -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The `bharnet` parser with every installed command: this package's areas, then the
+    "bharnet.commands" entry points (the torch side's train, eval, export, ...), each through its
+    register(subparsers). An area whose module is not installed is left out. The docs' command
+    reference is generated from this parser (docs/hooks.py)."""
     from . import __version__
 
     parser = _Parser(
@@ -94,8 +99,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one command. A user error is one line on stderr and exit code 2; a closed output pipe
-    ends quietly (exit 0); anything else is a bug and keeps its traceback."""
+    """Run one `bharnet` command.
+
+    Args:
+        argv: the arguments after `bharnet` (None: sys.argv[1:]).
+
+    Returns:
+        The exit status: the command's (0 on success), 2 for a user error (a bad option value,
+        a missing file, a backend that cannot run here, ...: one line on stderr naming the
+        problem) or for no command; 0 when the output pipe closed early (`| head`). Anything
+        else is a bug and keeps its traceback.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

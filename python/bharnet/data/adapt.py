@@ -54,18 +54,44 @@ def source_has_hands(layout: Layout) -> bool:
     return layout.has_part("left_hand") and layout.has_part("right_hand")
 
 
+def _one_hand_sources(layout: Layout) -> tuple[tuple[str, ...], ...]:
+    """The hands a source offers to one-hand routing, each as its hand21 joint names: its left and
+    right hands, or a single hand of no stated side (the bare hand21 names: hand21, shrec22)."""
+    have = set(layout.joints)
+    if all(n in have for n in HAND21.joints):
+        return (tuple(HAND21.joints),)
+    return tuple(_hand_names(side) for side in ("left", "right")
+                 if layout.has_part(f"{side}_hand"))
+
+
+def hands_problem(layout: str | Layout, spec: InputSpec) -> str | None:
+    """Why a source layout cannot feed this model's hand inputs (None when it can)."""
+    src = get_layout(layout)
+    if spec.hand_routing == "one":
+        if not _one_hand_sources(src):
+            return (f"one-hand routing needs a hand, but source layout {src.name!r} has neither "
+                    f"hand21 joints nor left_hand/right_hand parts")
+        return None
+    if (spec.unified or spec.hands) and not source_has_hands(src):
+        what = "a unified whole-body graph" if spec.unified else "a hand expert"
+        return (f"the model has {what} but source layout {src.name!r} has no left_hand/right_hand "
+                f"parts; use a whole-body layout (e.g. coco_wholebody, mediapipe_holistic), a "
+                f"body-only model, or data.hand_routing: one for one-hand data (hand21, shrec22)")
+    return None
+
+
 @lru_cache(maxsize=256)
 def _plan(layout_name: str, spec: InputSpec) -> _Plan:
     src = get_layout(layout_name)
     pos = {n: i for i, n in enumerate(src.joints)}
     wanted: list[int] = []
     n_body = 0
-    needs_hands = spec.unified or spec.hands
-    if needs_hands and not source_has_hands(src):
-        what = "a unified whole-body graph" if spec.unified else "a hand expert"
-        raise ValueError(
-            f"the model has {what} but source layout {src.name!r} has no left_hand/right_hand parts; "
-            f"use a whole-body layout (e.g. coco_wholebody, mediapipe_holistic) or a body-only model")
+    why = hands_problem(src, spec)
+    if why:
+        raise ValueError(why)
+    if spec.hand_routing == "one":  # the candidate hands, one after the other (see _route_one_hand)
+        idx = np.asarray([pos[n] for hand in _one_hand_sources(src) for n in hand], dtype=np.int64)
+        return _Plan(idx, np.ones(idx.shape, bool), 0, True)
     if spec.unified:
         wanted = [int(i) for i in src.index_map(get_layout(UNIFIED_LAYOUT))]
         n_body = len(wanted)
@@ -153,6 +179,8 @@ def adapt(keypoints, scores, layout: str | Layout, spec: InputSpec) -> Adapted:
     s = np.where(ok, s if s is not None else np.float32(1), np.float32(0)).astype(np.float32)
 
     out = Adapted()
+    if spec.hand_routing == "one":
+        return _route_one_hand(g, s, spec)
     nb = plan.n_body
     if spec.unified:
         out.joints, out.joints_score = g, s
@@ -164,4 +192,35 @@ def adapt(keypoints, scores, layout: str | Layout, spec: InputSpec) -> Adapted:
         hs = s[:, :, nb:].reshape(m, t, 2, HAND21.num_joints)
         out.hand = np.ascontiguousarray(h.transpose(0, 2, 1, 3, 4))
         out.hand_score = np.ascontiguousarray(hs.transpose(0, 2, 1, 3))
+    return out
+
+
+def _route_one_hand(g: np.ndarray, s: np.ndarray, spec: InputSpec) -> Adapted:
+    """One-hand routing (InputSpec.hand_routing "one"): g [M,T,21*K,C] holds the K (1 or 2) candidate
+    hands, missing joints already zeroed. Why this way: one trained model then serves a stream where
+    either hand is the tracked one, and a left-hand swipe to the right still reads as one."""
+    m, t, _, c = g.shape
+    h = g.reshape(m, t, -1, HAND21.num_joints, c)
+    hs = s.reshape(m, t, -1, HAND21.num_joints)
+    if h.shape[2] == 1:            # a hand of no stated side: taken as it is
+        r, rs = h[:, :, 0], hs[:, :, 0]
+    else:                          # left (0) and right (1): the one with more present joints
+        count = (hs > 0).sum(-1)
+        left = count[..., 0] > count[..., 1]                      # [M,T]; right on a tie
+        r = np.where(left[..., None, None], h[:, :, 0], h[:, :, 1])
+        rs = np.where(left[..., None], hs[:, :, 0], hs[:, :, 1])
+        if left.any():             # mirror a left hand about its wrist (x' = 2 x_pivot - x)
+            present = rs > 0
+            pivot = np.where(present[..., 0], r[..., 0, 0],
+                             (r[..., 0] * present).sum(-1) / np.maximum(present.sum(-1), 1))
+            flipped = np.where(present, 2 * pivot[..., None] - r[..., 0], np.float32(0))
+            r = r.copy()
+            r[..., 0] = np.where(left[..., None], flipped, r[..., 0])
+    out = Adapted()
+    if spec.body:
+        out.body, out.body_score = np.ascontiguousarray(r), np.ascontiguousarray(rs)
+    if spec.hands:
+        out.hand = np.zeros((m, 2, t, HAND21.num_joints, c), np.float32)
+        out.hand_score = np.zeros((m, 2, t, HAND21.num_joints), np.float32)
+        out.hand[:, 1], out.hand_score[:, 1] = r, rs
     return out

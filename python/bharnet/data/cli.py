@@ -13,23 +13,23 @@ def register(sub) -> None:
                    help="class names (default: all); see bharnet.data.synth.DEFAULT_CLASSES")
     s.add_argument("--with-idle", action="store_true",
                    help="add an 'idle' class (the rest pose between actions), as the demo model has")
-    s.add_argument("--clips-per-class", type=int, default=60)
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--min-frames", type=int, default=48)
-    s.add_argument("--max-frames", type=int, default=72)
+    s.add_argument("--clips-per-class", type=int, default=60, help="clips generated per class")
+    s.add_argument("--seed", type=int, default=0, help="random seed (the same seed, the same data)")
+    s.add_argument("--min-frames", type=int, default=48, help="shortest clip, in frames")
+    s.add_argument("--max-frames", type=int, default=72, help="longest clip, in frames")
     s.add_argument("--stream", type=int, default=0, metavar="N",
                    help="instead write a continuous stream of N actions (.npz with keypoints, timeline)")
     s.set_defaults(func=_synth)
 
     c = dsub.add_parser("convert", help="convert a dataset between PYSKL .pkl and safe .npz")
-    c.add_argument("src")
-    c.add_argument("dst")
+    c.add_argument("src", help="dataset to read (.pkl, read by the restricted unpickler, or .npz)")
+    c.add_argument("dst", help="dataset to write (.npz: the safe format, or .pkl)")
     c.add_argument("--layout", default=None, help="layout name when the source does not say")
     c.set_defaults(func=_convert)
 
     i = dsub.add_parser("info", help="summarise a dataset file")
-    i.add_argument("path")
-    i.add_argument("--layout", default=None)
+    i.add_argument("path", help="dataset file (.npz or .pkl)")
+    i.add_argument("--layout", default=None, help="layout name when the file does not say")
     i.set_defaults(func=_info)
 
     n = dsub.add_parser("ntu", help="convert a directory of NTU RGB+D .skeleton files")
@@ -40,37 +40,46 @@ def register(sub) -> None:
     n.add_argument("--dataset", default=None, choices=["ntu60", "ntu120"],
                    help="default: ntu120 if any action > 60 is present")
     n.add_argument("--missing", default=None, help="file listing samples to skip (official list)")
-    n.add_argument("--max-persons", type=int, default=2)
+    n.add_argument("--max-persons", type=int, default=2, help="persons kept per sample")
     n.set_defaults(func=_ntu)
 
     k = dsub.add_parser("pkummd", help="cut PKU-MMD skeleton videos into labelled clips")
     k.add_argument("skeletons", help="directory with <video>.txt skeleton files")
     k.add_argument("labels", help="directory with <video>.txt label files")
     k.add_argument("--split", required=True, help="split file (official cross-subject/view text or JSON)")
-    k.add_argument("--out", required=True)
+    k.add_argument("--out", required=True, help="output .npz (or .pkl)")
     k.add_argument("--classes", default=None,
                    help="text file with the 51 class names, one per line (default action_01..51)")
     k.set_defaults(func=_pku)
 
     u = dsub.add_parser("nwucla", help="convert Northwestern-UCLA samples (JSON or text) to a dataset")
     u.add_argument("root", help="directory with aXX_sYY_eZZ_vWW.json / .txt samples")
-    u.add_argument("--out", required=True)
+    u.add_argument("--out", required=True, help="output .npz (or .pkl)")
     u.set_defaults(func=_ucla)
 
+    h = dsub.add_parser("shrec17", help="convert SHREC'17 hand-gesture skeletons (official split, "
+                                         "plus a validation split of training people)")
+    h.add_argument("root", help="folder with train_gestures.txt, test_gestures.txt and gesture_*/")
+    h.add_argument("--out", required=True, help="output .npz (or .pkl)")
+    h.add_argument("--labels", type=int, default=14, choices=[14, 28],
+                   help="label set: 14 gestures, or 28 (gesture x one finger / whole hand)")
+    h.set_defaults(func=_shrec17)
+
     b = dsub.add_parser("bench", help="time prepare() per window (coco_wholebody input)")
-    b.add_argument("--window", type=int, default=64)
-    b.add_argument("--persons", type=int, default=1)
-    b.add_argument("--repeats", type=int, default=2000)
-    b.add_argument("--json", action="store_true")
+    b.add_argument("--window", type=int, default=64, help="frames per window")
+    b.add_argument("--persons", type=int, default=1, help="persons per frame")
+    b.add_argument("--repeats", type=int, default=2000, help="windows timed")
+    b.add_argument("--json", action="store_true", help="print the timings as JSON")
     b.set_defaults(func=_bench)
 
     w = dsub.add_parser("keypoints", help="cut a keypoint array (.npy: MediaPipe Holistic [T,75,4] or "
                                           "COCO-WholeBody [T,133,2|3] / [M,T,133,3]) into labelled windows")
     w.add_argument("arrays", nargs="+", help=".npy files; label from --label or the parent folder name")
-    w.add_argument("--out", required=True)
+    w.add_argument("--out", required=True, help="output dataset (.npz); every fifth recording of a "
+                                                "class goes to the test split")
     w.add_argument("--label", default=None, help="class name for all inputs (default: parent folder)")
-    w.add_argument("--window", type=int, default=64)
-    w.add_argument("--stride", type=int, default=32)
+    w.add_argument("--window", type=int, default=64, help="frames per clip cut from a recording")
+    w.add_argument("--stride", type=int, default=32, help="frames between two clips' starts")
     w.set_defaults(func=_keypoints)
 
 
@@ -124,7 +133,8 @@ def _info(args) -> int:
     ds = load(args.path, args.layout)
     lengths = np.array([c.num_frames for c in ds.clips])
     persons = np.array([c.keypoint.shape[0] for c in ds.clips])
-    print(f"{args.path}: {len(ds)} clips, layout {ds.layout}, C={ds.clips[0].keypoint.shape[3]}")
+    print(f"{args.path}: {len(ds)} clips, layout {ds.layout}, C={ds.clips[0].keypoint.shape[3]}"
+          + (f", {ds.fps:g} fps" if ds.fps else ""))
     print(f"  frames: min {lengths.min()}, median {int(np.median(lengths))}, max {lengths.max()}; "
           f"persons: max {persons.max()}")
     for k, v in ds.splits.items():
@@ -160,6 +170,16 @@ def _ucla(args) -> int:
     from .nwucla import convert_nwucla
 
     _save(convert_nwucla(args.root), args.out)
+    return 0
+
+
+def _shrec17(args) -> int:
+    from ..progress import stage
+    from .shrec17 import convert_shrec17
+
+    with stage(f"reading {args.root}", announce=False):
+        ds = convert_shrec17(args.root, labels=args.labels)
+    _save(ds, args.out)
     return 0
 
 

@@ -46,6 +46,7 @@ class SkeletonDataset:
     layout: str
     hand_intensive: list[int] = field(default_factory=list)
     splits: dict[str, list[str]] = field(default_factory=dict)   # split name -> clip names
+    fps: float | None = None     # the recorded frame rate, where the source states it
 
     def __post_init__(self):
         self.validate()
@@ -110,6 +111,7 @@ class SkeletonDataset:
                             for c in self.clips],
             "classes": list(self.classes), "layout": self.layout,
             "hand_intensive": list(self.hand_intensive),
+            **({"fps": float(self.fps)} if self.fps else {}),
         }
 
 
@@ -169,8 +171,10 @@ def _from_pyskl(data, source: str, layout: str | None) -> SkeletonDataset:
     splits = data.get("split", {})
     if not isinstance(splits, dict):
         raise ValueError(f"{source}: 'split' must be a dict of name -> list of frame_dir")
+    fps = data.get("fps")
     return SkeletonDataset(clips, classes, str(lay), [int(k) for k in data.get("hand_intensive", [])],
-                           {str(k): [str(n) for n in v] for k, v in splits.items()})
+                           {str(k): [str(n) for n in v] for k, v in splits.items()},
+                           float(fps) if fps else None)
 
 
 def load_pyskl(path, layout: str | None = None) -> SkeletonDataset:
@@ -214,6 +218,7 @@ def save_npz(ds: SkeletonDataset, path) -> None:
         split_names=np.array(split_names, dtype=str),
         split_offsets=np.concatenate([[0], np.cumsum([len(s) for s in split_idx])]).astype(np.int64),
         split_index=(np.concatenate(split_idx) if split_idx else np.zeros(0, np.int64)),
+        **({"fps": np.array(float(ds.fps))} if ds.fps else {}),
     )
 
 
@@ -222,6 +227,7 @@ _NPZ_KEYS = {"format": (0, "U"), "keypoint": (3, "f"), "score": (2, "f"), "offse
              "persons_frames": (2, "iu"), "label": (1, "iu"), "name": (1, "U"), "classes": (1, "U"),
              "layout": (0, "U"), "hand_intensive": (1, "iu"), "split_names": (1, "U"),
              "split_offsets": (1, "iu"), "split_index": (1, "iu")}
+_NPZ_OPTIONAL = {"fps": (0, "f")}   # added later: files without it stay valid
 
 
 def _npz_member(z: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
@@ -248,13 +254,13 @@ def _read_npz(path) -> dict[str, np.ndarray]:
             missing = [k for k in _NPZ_KEYS if k not in infos]
             if missing:
                 raise ValueError(f"not a bharnet skeleton npz, missing arrays {missing}")
-            d = {k: _npz_member(z, infos[k]) for k in _NPZ_KEYS}
+            d = {k: _npz_member(z, infos[k]) for k in (*_NPZ_KEYS, *_NPZ_OPTIONAL) if k in infos}
     except ValueError as e:
         raise ValueError(f"{path}: {e}") from None
     except Exception as e:   # noqa: BLE001 - a damaged zip fails in many ways; one error type out
         raise ValueError(f"{path}: not a readable .npz ({type(e).__name__}: {e})") from None
-    for k, (ndim, kinds) in _NPZ_KEYS.items():
-        if d[k].ndim != ndim or d[k].dtype.kind not in kinds:
+    for k, (ndim, kinds) in {**_NPZ_KEYS, **_NPZ_OPTIONAL}.items():
+        if k in d and (d[k].ndim != ndim or d[k].dtype.kind not in kinds):   # optional keys may be absent
             raise ValueError(f"{path}: array {k!r} is {d[k].dtype}{list(d[k].shape)}, expected "
                              f"{ndim}-d of kind {kinds!r}")
     return d
@@ -284,8 +290,11 @@ def load_npz(path) -> SkeletonDataset:
         raise ValueError(f"{path}: split arrays are inconsistent")
     splits = {str(s): [clips[j].name for j in si[so[k]:so[k + 1]]]
               for k, s in enumerate(d["split_names"])}
+    fps = float(d["fps"]) if "fps" in d else None
+    if fps is not None and not (0 < fps < 1e4):
+        raise ValueError(f"{path}: fps {fps} is not a frame rate")
     return SkeletonDataset(clips, [str(c) for c in d["classes"]], str(d["layout"]),
-                           [int(k) for k in d["hand_intensive"]], splits)
+                           [int(k) for k in d["hand_intensive"]], splits, fps)
 
 
 def load(path, layout: str | None = None) -> SkeletonDataset:
@@ -296,7 +305,7 @@ def load(path, layout: str | None = None) -> SkeletonDataset:
     if p.suffix == ".npz":
         ds = load_npz(p)
         return ds if layout is None else SkeletonDataset(ds.clips, ds.classes, layout,
-                                                         ds.hand_intensive, ds.splits)
+                                                         ds.hand_intensive, ds.splits, ds.fps)
     if p.suffix in (".pkl", ".pickle"):
         return load_pyskl(p, layout)
     raise ValueError(f"{p}: unknown dataset extension {p.suffix!r}; expected .npz or .pkl")

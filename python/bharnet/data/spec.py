@@ -14,9 +14,18 @@ UNIFIED_LAYOUT = "unified"
 # "causal-v1": frame t is normalised once, with statistics of frames [t-K+1, t] of its own stream,
 # and motion is the backward difference, so a prepared frame never changes (streaming models).
 NORMALISATIONS = ("window", "causal-v1")
+# How tracked hands enter the hand expert (adapt.py):
+# "both": the left hand in slot 0 (mirrored by the normalisation), the right hand in slot 1.
+# "one":  one hand per person (SHREC'17, a single tracked hand): per frame the hand with more present
+#         joints (the right one on a tie, or the source's only, side-less hand) goes to slot 1; a left
+#         hand is first mirrored about its own wrist, so its shape becomes a right hand's while its
+#         path through space is kept; slot 0 stays empty (masked). The body expert, if any, gets the
+#         same routed hand on the hand21 graph, in camera space: the hand's path (swipes, shakes).
+HAND_ROUTINGS = ("both", "one")
 # fields added after the first bundles: written only when they differ from the default, so a
 # windowed model's spec dict stays what older readers expect
 _CAUSAL_FIELDS = ("normalisation", "norm_horizon")
+_ROUTING_FIELDS = ("hand_routing",)
 
 
 @dataclass(frozen=True)
@@ -33,6 +42,7 @@ class InputSpec:
     score_threshold: float = 0.3  # below this a keypoint counts as missing
     normalisation: str = "window"  # see NORMALISATIONS
     norm_horizon: int = 32        # K: frames of trailing statistics (causal normalisation only)
+    hand_routing: str = "both"    # see HAND_ROUTINGS
 
     def __post_init__(self):
         from ..layouts import get_layout
@@ -49,6 +59,12 @@ class InputSpec:
                              f"{self.normalisation!r}")
         if not isinstance(self.norm_horizon, int) or self.norm_horizon < 1:
             raise ValueError(f"InputSpec.norm_horizon must be an integer >= 1, got {self.norm_horizon!r}")
+        if self.hand_routing not in HAND_ROUTINGS:
+            raise ValueError(f"InputSpec.hand_routing must be one of {HAND_ROUTINGS}, got "
+                             f"{self.hand_routing!r}")
+        if self.hand_routing == "one" and (self.unified or (self.body and self.body_layout != "hand21")):
+            raise ValueError("InputSpec.hand_routing 'one' feeds the body expert the routed hand: it "
+                             "needs body_layout 'hand21' (or no body expert) and no unified graph")
         if not (self.unified or self.body or self.hands):
             raise ValueError("InputSpec: body, hands and unified are all off; the model has no input")
         get_layout(self.body_layout)  # KeyError naming the known layouts
@@ -58,6 +74,9 @@ class InputSpec:
         d = asdict(self)
         if not self.causal:  # a windowed spec has no use for the causal fields
             for k in _CAUSAL_FIELDS:
+                d.pop(k)
+        if self.hand_routing == "both":  # the default: bundles from before the field stay unchanged
+            for k in _ROUTING_FIELDS:
                 d.pop(k)
         return d
 

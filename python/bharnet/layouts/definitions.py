@@ -43,6 +43,18 @@ HAND21 = Layout("hand21", HAND_JOINTS, tuple(HAND_EDGES), center=0,
                 parts={"hand": tuple(range(21))},
                 description="one hand, 21 joints (MediaPipe / COCO-WholeBody order)")
 
+# ---- SHREC'17 (Intel RealSense hand tracker): wrist, palm centre, then 4 joints per finger ----
+# One hand of unspecified side, so its joints carry the bare hand21 names (the data module's
+# one-hand routing maps them onto the hand expert by name); the extra palm centre hangs off the wrist.
+SHREC22_JOINTS = HAND_JOINTS[:1] + ("palm",) + HAND_JOINTS[1:]
+_SHREC_OF_HAND = [0] + list(range(2, 22))   # hand21 index -> shrec22 index
+SHREC22 = Layout(
+    "shrec22", SHREC22_JOINTS,
+    tuple([(_SHREC_OF_HAND[a], _SHREC_OF_HAND[b]) for a, b in HAND_EDGES] + [(0, 1)]),
+    center=0, parts={"hand": tuple(_SHREC_OF_HAND), "palm": (1,)},
+    description="SHREC'17 / DHG-14/28 hand skeleton, 22 joints (3D, metres): hand21 plus the palm",
+)
+
 # ---- COCO-17 body ---------------------------------------------------------------
 COCO17_JOINTS = (
     "nose", "left_eye", "right_eye", "left_ear", "right_ear",
@@ -168,4 +180,4 @@ KINECT20 = Layout(
 )
 # PKU-MMD uses Kinect v2's 25 joints in the NTU order: it is the ntu25 layout, no alias needed.
 
-ALL_LAYOUTS = ALL_LAYOUTS + (KINECT20,)
+ALL_LAYOUTS = ALL_LAYOUTS + (KINECT20, SHREC22)

@@ -31,7 +31,7 @@ def register(sub) -> None:
         "ros-replay", help="publish a keypoint file on the ROS 2 topic `keypoints`",
         description="Publishes [T,V,C] or [M,T,V,C] keypoints (.npy, or .npz with 'keypoints' "
                     "and optionally 'fps') as sensor_msgs/PointCloud2, one message per frame.")
-    r.add_argument("file", type=pathlib.Path)
+    r.add_argument("file", type=pathlib.Path, help="keypoint file to publish (.npy or .npz)")
     r.add_argument("--fps", type=float, default=None,
                    help="the recording's frame rate (default: the .npz's fps, else 30)")
     r.add_argument("--rate", type=float, default=1.0, help="playback speed multiplier")

@@ -13,6 +13,7 @@ from ..backends.base import BackendUnavailable
 from .adapters import holistic_to_rows, split_rows
 from .model import default_model_path, load_model
 from ..container import BundleError, SignatureError
+from .events import Event, EventDetector, EventRule
 from .options import OptionsError, RecognizerOptions
 from .recognizer import DEFAULT_STRIDE, Recognizer
 from .results import ACTION, LOW_CONFIDENCE, NO_PERSON, Recognition
@@ -20,4 +21,5 @@ from .tracks import TimestampError
 
 __all__ = ["Recognizer", "RecognizerOptions", "Recognition", "TimestampError", "OptionsError",
            "BackendUnavailable", "BundleError", "SignatureError", "ACTION", "NO_PERSON", "LOW_CONFIDENCE",
-           "default_model_path", "load_model", "holistic_to_rows", "split_rows", "DEFAULT_STRIDE"]
+           "default_model_path", "load_model", "holistic_to_rows", "split_rows", "DEFAULT_STRIDE",
+           "Event", "EventRule", "EventDetector"]

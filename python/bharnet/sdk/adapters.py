@@ -74,10 +74,20 @@ class RowSplitter:
 
 
 def split_rows(arr, layout: str) -> tuple[np.ndarray, np.ndarray]:
-    """[..., V, C] raw rows -> coordinates [..., V, Cc] float32 and scores [..., V] float32.
+    """Split raw keypoint rows into coordinates and scores.
 
     Where the source has no confidence the score is 1; missing parts (all zeros, NaN, inf) are
     left for the pipeline to detect, which zeroes them before anything reaches the network.
+
+    Args:
+        arr: rows `[..., V, C]` as the layout's source writes them.
+        layout: the layout's name (e.g. "mediapipe_holistic").
+
+    Returns:
+        (coordinates `[..., V, Cc]` float32, scores `[..., V]` float32).
+
+    Raises:
+        ValueError: a column count the layout does not take.
     """
     return RowSplitter(layout)(arr)
 
@@ -95,8 +105,16 @@ def _landmarks(lm_list, n: int, with_visibility: bool) -> np.ndarray:
 
 
 def holistic_to_rows(results) -> np.ndarray:
-    """A MediaPipe Holistic result (`.pose_landmarks`, `.left_hand_landmarks`,
-    `.right_hand_landmarks`) -> [75, 4] rows (x, y, z, visibility) as in shared/data/streams."""
+    """Turn one MediaPipe Holistic result into the SDK's keypoint rows.
+
+    Args:
+        results: a MediaPipe Holistic result (`.pose_landmarks`, `.left_hand_landmarks`,
+            `.right_hand_landmarks`; mediapipe itself is not imported).
+
+    Returns:
+        `[75, 4]` float32 rows (x, y, z, visibility): pose 0-32, left hand 33-53, right hand
+        54-74; a part MediaPipe did not detect is zeros.
+    """
     return np.concatenate([
         _landmarks(getattr(results, "pose_landmarks", None), 33, True),
         _landmarks(getattr(results, "left_hand_landmarks", None), 21, False),

@@ -46,8 +46,10 @@ def register(sub) -> None:
                         "mediapipe_holistic, 133 coco_wholebody, 25 ntu25, 15 jhmdb15, 17 coco17; "
                         "mediapipe_holistic for --video)")
     p.add_argument("--fps", type=float, default=None, help="frame rate (default: the video's, or 30)")
-    p.add_argument("--window", type=int, default=None)
-    p.add_argument("--stride", type=int, default=None)
+    p.add_argument("--window", type=int, default=None,
+                   help="frames per recognition (default: the model's; another value is resampled)")
+    p.add_argument("--stride", type=int, default=None,
+                   help="frames between two recognitions (default: the bundle's)")
     p.add_argument("--backend", default="auto", choices=backends)
     p.add_argument("--device", default=None, type=_device, help="cpu, cuda or cuda:N")
     p.add_argument("--clip", action="store_true", help="one recognition over the whole input")
@@ -59,7 +61,7 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_run)
 
     d = sub.add_parser("demo", help="the embedded model on a synthetic stream and a real one")
-    d.add_argument("--model", default=None)
+    d.add_argument("--model", default=None, help="a .bharnet bundle (default: the embedded demo model)")
     d.add_argument("--backend", default="auto", choices=backends)
     d.add_argument("--stream", type=pathlib.Path, default=None,
                    help="your own [T,75,4] MediaPipe Holistic .npy (default: the bundled real stream "
@@ -67,7 +69,7 @@ def register(sub) -> None:
     d.add_argument("--fps", type=float, default=None,
                    help="frame rate of --stream (default: 30; the bundled stream is 28)")
     d.add_argument("--actions", type=int, default=10, help="actions in the synthetic stream")
-    d.add_argument("--seed", type=int, default=1)
+    d.add_argument("--seed", type=int, default=1, help="seed of the synthetic stream")
     d.add_argument("--plot", type=pathlib.Path, default=pathlib.Path("work_dirs/demo/timeline.png"),
                    help="timeline PNG of predicted vs true labels (needs matplotlib)")
     d.add_argument("--no-plot", dest="plot", action="store_const", const=None, help="no timeline PNG")

@@ -7,13 +7,28 @@ DEFAULT_MODEL_NAME = "default.bharnet"
 
 
 def default_model_path() -> pathlib.Path:
-    """Where the embedded demo bundle lives inside the installed package."""
+    """Where the embedded demo bundle lives inside the installed package.
+
+    Returns:
+        The path of `default.bharnet` (it may be missing in an install built without it).
+    """
     return pathlib.Path(__file__).resolve().parent / "default_model" / DEFAULT_MODEL_NAME
 
 
 def load_model(model=None):
-    """None -> the embedded default bundle; a path -> open_bundle(path); an object with
-    `.meta` (an opened Bundle, or a stand-in with the same API) is used as is."""
+    """Open the model a Recognizer runs.
+
+    Args:
+        model: None for the embedded default bundle, a bundle path, or an object with `.meta`
+            (an opened Bundle, or a stand-in with the same API), used as is.
+
+    Returns:
+        The opened Bundle.
+
+    Raises:
+        FileNotFoundError: the path, or the embedded default model, is missing.
+        BundleError: the file is not a valid, intact bundle.
+    """
     from ..bundle import open_bundle
 
     if model is None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, fields
 from typing import Callable
 
 from ..program import SCHEDULES
+from .events import EventRule
 
 MODES = ("auto", "window", "continual")
 FRAME_PATHS = ("auto", "native", "python")
@@ -23,49 +24,67 @@ TIMESTAMP_UNITS = {"ms": 1.0, "s": 1000.0, "us": 1e-3, "ns": 1e-6}
 
 
 class OptionsError(ValueError):
-    """A RecognizerOptions field with an invalid value."""
+    """A RecognizerOptions field with an invalid value; the message names the field and value."""
 
 
 @dataclass(frozen=True)
 class RecognizerOptions:
-    """How a Recognizer turns frames into recognitions.
+    """How a Recognizer turns frames into recognitions: every setting, validated at construction.
 
-    layout: the keypoint layout of the frames you feed (None: told by the first frame's number of
-        keypoints: 75 mediapipe_holistic, 133 coco_wholebody, 25 ntu25, 15 jhmdb15, 17 coco17).
-    window: frames per recognition in stream mode (None: the model's; another value is resampled).
-    stride: frames between two recognitions of a track (None: the bundle's, else 8).
-    top_k: classes listed in Recognition.top_k (capped at the number of classes).
-    fps: frame rate assumed for frames given without timestamps (run/stream).
-    timestamp_unit: unit of the timestamps given to push/stream: "ms", "s", "us" or "ns" (ROS).
-        Recognition times (start_ms, end_ms) are always milliseconds.
-    max_gap_ms: a longer gap between two frames of a track restarts it (its window empties).
-        None (default): gap_periods times the track's observed frame period, so a 1 fps and a
-        60 fps feed both work; math.inf: never.
-    gap_periods: with max_gap_ms=None, how many observed frame periods make a gap.
-    idle_timeout_ms: a track that got no frame for this long (on the process's monotonic clock,
-        measured per track) may be evicted to admit a new track id; None: never evicted.
-    max_tracks: live tracks at most. A new id arriving while max_tracks are live and none is idle
-        is not admitted: its frames are dropped and counted (stats()["dropped_frames"]), with one
-        logged warning per id; live tracks are never pushed out by newcomers.
-    min_body_presence: a window where fewer than this fraction of frames show a body yields
-        label=None (outcome "no_person"), with no class score; 0 disables.
-    min_score: a window whose top class scores below this yields label=None (outcome
-        "low_confidence"); 0 disables.
-    mode: "auto" | "window" | "continual". window: every `stride` frames the model runs on the
-        whole window. continual (streaming bundles: bharnet export adds step graphs to models
-        trained with temporal_padding: valid and causal preprocessing): each frame is computed
-        once and the model's state kept per track; its recognitions equal the window mode's at
-        the same frames. auto: continual when the bundle and the backend can, else window.
-    schedule: continual mode's step graph: "native" (the least work; strided layers fire every
-        other frame, so predictions exist every total-stride frames: stride must be a multiple)
-        or "atrous" (a prediction every frame); None: native when the stride allows, else atrous.
-    frame_path: continual mode's per-frame work on the native backend: "native" (the whole frame,
-        preparation to model step, in one native call: backends/native_frame.py), "python" (the
-        reference preparation in NumPy, then the native step), or "auto" (native where this
-        install and the bundle's preprocessing allow, else python; stats()["frame_path"] says
-        which and why). Other backends and window mode always take the Python path.
-    threads: CPU threads of the backend (None: the backend's default).
-    clock: seconds on a monotonic clock (None: time.monotonic); for replays and tests.
+    Pass one as `Recognizer(options=...)`, or its fields as keyword arguments of Recognizer. The
+    model and where it runs (bundle, backend, device, trusted keys) are Recognizer arguments.
+
+    Attributes:
+        layout: the keypoint layout of the frames you feed. None: told by the first frame's number
+            of keypoints (75 mediapipe_holistic, 133 coco_wholebody, 25 ntu25, 15 jhmdb15,
+            17 coco17).
+        window: frames per recognition in stream mode (None: the model's; another value is
+            resampled to it).
+        stride: frames between two recognitions of a track (None: the bundle's, else 8).
+        top_k: classes listed in Recognition.top_k (capped at the number of classes).
+        fps: frame rate (frames per second) assumed for frames given without timestamps
+            (run/stream).
+        timestamp_unit: unit of the timestamps given to push/stream: "ms", "s", "us" or "ns"
+            (ROS). Recognition times (start_ms, end_ms) are always milliseconds.
+        max_gap_ms: a longer gap (ms) between two frames of a track restarts it (its window
+            empties). None (default): gap_periods times the track's observed frame period, so a
+            1 fps and a 60 fps feed both work; math.inf: never.
+        gap_periods: with max_gap_ms=None, how many observed frame periods make a gap.
+        idle_timeout_ms: a track that got no frame for this long (ms, on the process's monotonic
+            clock, measured per track) may be evicted to admit a new track id; None: never.
+        max_tracks: live tracks at most. A new id arriving while max_tracks are live and none is
+            idle is not admitted: its frames are dropped and counted (stats()["dropped_frames"]),
+            with one logged warning per id; live tracks are never pushed out by newcomers.
+        min_body_presence: a window where fewer than this fraction (0-1) of frames show a body
+            yields label=None (outcome "no_person"), with no class score; 0 disables.
+        min_score: a window whose top class scores (fused probability, 0-1) below this yields
+            label=None (outcome "low_confidence"); 0 disables.
+        mode: "auto", "window" or "continual". window: every `stride` frames the model runs on
+            the whole window. continual (streaming bundles: `bharnet export` adds step graphs to
+            models trained with `temporal_padding: valid` and causal preprocessing): each frame
+            is computed once and the model's state kept per track; its recognitions equal the
+            window mode's at the same frames. auto: continual when the bundle and the backend
+            can, else window.
+        schedule: continual mode's step graph: "native" (the least work; strided layers fire
+            every other frame, so predictions exist every total-stride frames: stride must be a
+            multiple) or "atrous" (a prediction every frame); None: native when the stride
+            allows, else atrous.
+        frame_path: continual mode's per-frame work on the native backend: "native" (the whole
+            frame, preparation to model step, in one native call: backends/native_frame.py),
+            "python" (the reference preparation in NumPy, then the native step), or "auto"
+            (native where this install and the bundle's preprocessing allow, else python;
+            stats()["frame_path"] says which and why). Other backends and window mode always
+            take the Python path.
+        threads: CPU threads of the backend (None: the backend's default).
+        clock: a function returning seconds on a monotonic clock (None: time.monotonic); for
+            replays and tests.
+        events: online detection: True for the default EventRule, an EventRule (or a dict of its
+            fields: enter, exit, min_ms, gap_ms, background) for another; each track's
+            recognitions then become Events passed to the Recognizer's on_event. False: none.
+
+    Raises:
+        OptionsError: a field with an invalid value (stride=0, max_gap_ms=-1,
+            timestamp_unit="min", ...), naming the field and the value.
     """
 
     layout: str | None = None
@@ -85,6 +104,7 @@ class RecognizerOptions:
     frame_path: str = "auto"
     threads: int | None = None
     clock: Callable[[], float] | None = None
+    events: object = False
 
     def __post_init__(self):
         _int(self, "window", optional=True)
@@ -108,15 +128,21 @@ class RecognizerOptions:
         if self.layout is not None and not isinstance(self.layout, str):
             raise OptionsError(f"RecognizerOptions.layout must be a layout name or None, got "
                                f"{self.layout!r}")
+        try:   # a rule's own message names the bad parameter
+            object.__setattr__(self, "events", EventRule.coerce(self.events) or False)
+        except ValueError as e:
+            raise OptionsError(f"RecognizerOptions.events: {e}") from None
         if self.clock is not None and not callable(self.clock):
             raise OptionsError(f"RecognizerOptions.clock must be callable, got {self.clock!r}")
 
     @property
     def ms_per_unit(self) -> float:
+        """Milliseconds per unit of timestamp_unit."""
         return TIMESTAMP_UNITS[self.timestamp_unit]
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
+        """The field names, in order."""
         return tuple(f.name for f in fields(cls))
 
 

@@ -19,12 +19,13 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from ..bundle import DEFAULT_STRIDE
-from ..data.adapt import source_has_hands
+from ..data.adapt import hands_problem
 from ..data.pipeline import clip_views, prepare
 from ..data.sampling import sample_indices, take_frames
 from ..data.spec import InputSpec
 from ..layouts import get_layout
 from .adapters import RowSplitter, _columns, frame_to_rows
+from .events import END_OF_STREAM, RESET, Event, EventDetector
 from .model import default_model_path, load_model
 from .options import RecognizerOptions
 from .presence import body_presence
@@ -92,27 +93,49 @@ def _spec(bundle) -> InputSpec:
 
 
 class Recognizer:
-    """Skeleton action recognizer over a model bundle.
+    """Skeleton action recognizer over a model bundle: keypoint frames in, recognitions out.
 
-    model: a bundle path, an opened Bundle, or None for the embedded demo model.
-    backend: "auto" | "onnxruntime" | "native" | "tensorrt" | "torch"; device: None, "cpu", "cuda".
-        "auto" runs a streaming bundle's continual mode on the native step runtime where this
-        install has it, and otherwise tries tensorrt (GPU only), onnxruntime, native, torch.
-    options: a RecognizerOptions (every setting, validated); its fields may also be given as
-        keyword arguments (layout, window and stride also positionally), which override it.
-        options.mode picks window or continual inference (streaming bundles: see
-        RecognizerOptions); `info` says which runs and after how many frames a track's first
-        recognition comes.
-    on_result: called with every Recognition push() completes; an exception it raises is logged
-        and counted (stats()["callback_errors"]), and the stream goes on.
-    trusted_keys: Ed25519 public keys (PEM paths, raw bytes, hex); when given, the bundle must be
-        signed by one of them (bharnet export --sign), else SignatureError.
+    Thread-safe: tracks may be fed from several threads. Usable as a context manager (`close()`
+    on exit).
+
+    Args:
+        model: a bundle path (`.bharnet`), an opened Bundle, or None for the embedded demo model
+            (trained on synthetic data only).
+        backend: "auto", "onnxruntime", "native", "tensorrt" or "torch". "auto" runs a streaming
+            bundle's continual mode on the native step runtime where this install has it, and
+            otherwise tries tensorrt (GPU only), onnxruntime, native, torch.
+        layout: keypoint layout of the frames you feed (see RecognizerOptions.layout).
+        window: frames per recognition (see RecognizerOptions.window).
+        stride: frames between two recognitions of a track (see RecognizerOptions.stride).
+        device: None (the backend's choice), "cpu", "cuda" or "cuda:N".
+        options: every setting in one validated RecognizerOptions; keyword arguments named after
+            its fields (and layout, window, stride) override it. options.mode picks window or
+            continual inference; `info` says which runs.
+        on_result: called with every Recognition that push() completes; an exception it raises is
+            logged and counted (stats()["callback_errors"]), and the feed goes on.
+        on_event: with options.events, called with every Event of push() and stream() tracks (an
+            action's start, then its end); its exceptions are handled as on_result's.
+        trusted_keys: Ed25519 public keys (PEM paths, raw bytes or hex); when given, the bundle
+            must be signed by one of them (`bharnet export --sign`).
+        **overrides: any RecognizerOptions field by name (stride=4, timestamp_unit="ns", ...).
+
+    Raises:
+        OptionsError: an option with an invalid value.
+        TypeError: an unknown option name, or options that is not a RecognizerOptions.
+        FileNotFoundError: the bundle file (or the embedded default) is missing.
+        BundleError: the file is not a valid, intact bundle (or of another format version).
+        SignatureError: trusted_keys given and the bundle is unsigned, signed by another key, or
+            modified after signing.
+        BackendUnavailable: the backend (or device) cannot run here.
+        ValueError: mode="continual" with a bundle or backend that cannot stream, or a layout
+            the model cannot read.
     """
 
     def __init__(self, model=None, backend: str = "auto", layout: str | None = None,
                  window: int | None = None, stride: int | None = None, device: str | None = None,
                  *, options: RecognizerOptions | None = None,
                  on_result: Callable[[Recognition], None] | None = None,
+                 on_event: Callable[[Event], None] | None = None,
                  trusted_keys=None, **overrides):
         unknown = sorted(set(overrides) - set(RecognizerOptions.names()))
         if unknown:
@@ -139,6 +162,7 @@ class Recognizer:
         self.fps = opts.fps
         self.max_gap_ms = opts.max_gap_ms
         self.on_result = on_result
+        self.on_event = on_event
         self._clock = opts.clock or time.monotonic
 
         self.backend = _open_backend(backend, self.bundle, device, opts)
@@ -170,6 +194,10 @@ class Recognizer:
     # ---- public API ------------------------------------------------------------------------
     @property
     def info(self) -> dict:
+        """What runs: a dict with classes, model_layout, layout (None until the first frame
+        names it), window, model_window, stride, mode ("window" or "continual"), schedule,
+        first_recognition_frames (a track's first recognition comes after this many frames, then
+        one every stride frames), backend, variant, bundle (path) and bundle_sha256."""
         return {"classes": self.classes, "model_layout": self.model_layout, "layout": self.layout,
                 "window": self.window, "model_window": self.spec.window, "stride": self.stride,
                 "mode": self.mode, "schedule": self.schedule, "frame_path": self.frame_path,
@@ -181,12 +209,29 @@ class Recognizer:
                 "bundle_sha256": getattr(self.bundle, "sha256", None)}
 
     def run(self, data, *, fps: float | None = None, timestamps=None, track_id=0, flush=True):
-        """A clip ([T,V,C] / [M,T,V,C] array) -> one Recognition; any other iterable of frames
-        -> an iterator of Recognitions (one per stride once the window is full).
+        """Recognize a whole clip, or a stream of frames.
 
-        Frames of an iterable may be arrays, MediaPipe Holistic results or (timestamp, frame)
-        pairs; without timestamps they are spaced 1000/fps ms. flush: a stream that ended before
-        one window filled still gets one recognition over what it had.
+        A clip, a NumPy array `[T, V, C]` (one person) or `[M, T, V, C]`, gets one Recognition,
+        scored exactly as `bharnet eval` scores it (the bundle's sampling, test views and
+        mirrored views). Anything else is iterated as frames: see stream().
+
+        Args:
+            data: a clip array, or an iterable of frames (arrays `[V, C]` / `[M, V, C]`,
+                MediaPipe Holistic results, or (timestamp, frame) pairs).
+            fps: frame rate of frames given without timestamps (None: options.fps).
+            timestamps: one per frame, in options.timestamp_unit (streams only).
+            track_id: the track id the stream's recognitions carry.
+            flush: a stream that ends before one window filled still gets one recognition over
+                what it had.
+
+        Returns:
+            One Recognition for a clip; an iterator of Recognitions for frames.
+
+        Raises:
+            ValueError: rows of an unknown layout, too few coordinates, or fewer timestamps than
+                frames.
+            TimestampError: timestamps that do not increase.
+            RuntimeError: the Recognizer is closed.
         """
         self._check_open()
         if isinstance(data, np.ndarray) and data.ndim in (3, 4):
@@ -195,10 +240,24 @@ class Recognizer:
 
     def stream(self, frames: Iterable, *, fps: float | None = None, timestamps=None, track_id=0,
                flush: bool = True) -> Iterator[Recognition]:
-        """Recognitions over a sequence of frames (an array is iterated along its first axis).
+        """Recognitions over a sequence of frames, one every `stride` frames once the window is
+        full. The stream gets a track of its own, so concurrent streams and push() never mix.
 
-        timestamps: one per frame, in options.timestamp_unit. The stream gets its own track, so
-        concurrent streams and push() never mix.
+        Args:
+            frames: an iterable of frames (arrays `[V, C]` / `[M, V, C]`, MediaPipe Holistic
+                results, or (timestamp, frame) pairs); an array is iterated along its first axis.
+            fps: frame rate of frames given without timestamps: they are spaced 1000/fps ms
+                (None: options.fps).
+            timestamps: one per frame, in options.timestamp_unit.
+            track_id: the track id the recognitions carry.
+            flush: a stream that ends before one window filled still gets one recognition.
+
+        Yields:
+            Recognition: one per completed window.
+
+        Raises:
+            ValueError: fewer timestamps than frames, or rows the model cannot read.
+            TimestampError: a timestamp that does not increase.
         """
         self._check_open()
         period = 1000.0 / self._fps(fps)
@@ -227,18 +286,36 @@ class Recognizer:
             if flush and track is not None and 0 < track.count < self.window \
                     and track.total_frames == track.count:
                 yield self._recognize(track, time.perf_counter(), partial=True)
+            if track is not None:
+                self._close_events(track, END_OF_STREAM)
         finally:
             if track is not None:   # its counters join the totals of stats()
                 with self._lock:
                     self._tracks.retire(track)
 
     def push(self, frame, timestamp: float, track_id=0, image=None) -> Recognition | None:
-        """Feed one live frame of track `track_id`, `timestamp` in options.timestamp_unit.
+        """Feed one live frame of one track.
 
-        Returns the Recognition this frame completed (also passed to on_result), or None: no
-        window completed yet, or the track was not admitted (max_tracks live; see stats()).
-        A small step back in time (frames out of order) raises TimestampError; a gap or a jump
-        longer than the gap limit restarts the track (its window empties).
+        A gap or a jump back longer than the gap limit (options.max_gap_ms, or gap_periods
+        observed frame periods) restarts the track: its window empties.
+
+        Args:
+            frame: the frame's keypoints, `[V, C]` or `[M, V, C]` rows (columns
+                `x, y[, z][, score]`), or a MediaPipe Holistic result.
+            timestamp: the frame's time, in options.timestamp_unit (milliseconds by default);
+                strictly increasing per track.
+            track_id: which track (person) the frame belongs to: any hashable id.
+            image: with a bundle that has an RGB branch, the frame's image (RGB uint8
+                `[H, W, 3]`).
+
+        Returns:
+            The Recognition this frame completed (also passed to on_result), or None: no window
+            completed yet, or the track was not admitted (max_tracks live; see stats()).
+
+        Raises:
+            TimestampError: a small step back in time on this track (frames out of order).
+            ValueError: rows of an unknown layout or with too few coordinates.
+            RuntimeError: the Recognizer is closed.
         """
         if self._native is not None:   # continual mode, native backend (set with the layout)
             return self._push_native(frame, timestamp, track_id)
@@ -263,11 +340,24 @@ class Recognizer:
         return rec
 
     def push_many(self, frames, timestamps, track_ids) -> list[Recognition | None]:
-        """Frames of several tracks that arrived together (one per track: a crowd in one camera
-        frame): the same as push() on each, in one native call on the native frame path.
+        """Feed the frames of several tracks that arrived together (a crowd in one camera frame).
 
-        Every frame and timestamp is checked before any track changes: a bad one raises and no
-        frame of the call is taken. Returns push()'s result per frame, in order.
+        The same as push() on each frame, in one native call on the native frame path
+        (stats()["frame_path"]). Every frame and timestamp is checked before any track changes:
+        a bad one raises and no frame of the call is taken.
+
+        Args:
+            frames: one frame per track, each as push() takes it.
+            timestamps: one per frame, in options.timestamp_unit.
+            track_ids: one per frame, all different.
+
+        Returns:
+            push()'s result for each frame, in order (each Recognition also goes to on_result).
+
+        Raises:
+            TimestampError: a small step back in time on one of the tracks.
+            ValueError: a malformed frame, lists of different lengths, or a repeated track id.
+            RuntimeError: the Recognizer is closed.
         """
         self._check_open()
         frames, timestamps, track_ids = list(frames), list(timestamps), list(track_ids)
@@ -285,15 +375,26 @@ class Recognizer:
         return self._push_many_native(frames, timestamps, track_ids)
 
     def reset(self, track_id=None, *, forget: bool = False) -> None:
-        """reset(track_id): restart one track: its window empties and its clock is forgotten, so
-        its next frame may carry any timestamp (a camera whose clock restarted); forget=True also
-        frees its slot. reset(): forget every track."""
+        """Restart one track, or forget every track.
+
+        Args:
+            track_id: the track to restart: its window empties and its clock is forgotten, so
+                its next frame may carry any timestamp (a camera whose clock restarted). None:
+                forget every track.
+            forget: also free the track's slot (it counts against max_tracks no more).
+        """
         if track_id is None:
             with self._lock:
+                live = self._tracks.tracks()
                 self._tracks.clear()
+            for tr in live:
+                self._close_events(tr, RESET)
         else:
             with self._lock:
                 tr = self._tracks.get_live(track_id)
+            if tr is not None:
+                self._close_events(tr, RESET)
+            with self._lock:
                 if forget:
                     self._tracks.drop(track_id)
             if tr is not None and not forget:
@@ -303,8 +404,14 @@ class Recognizer:
             self.rgb.reset(track_id)
 
     def stats(self) -> dict:
-        """Counters since construction: totals, per live track, and latency percentiles (ms,
-        from a frame entering push/stream to its Recognition, over recent windows)."""
+        """Counters since construction, in total and per live track.
+
+        Returns:
+            A dict: frames, results, no_person, resets, evictions, dropped_frames, refused_ids,
+                active_tracks, max_tracks, callback_errors, latency_ms ({"p50", "p95", "p99",
+                "n"}: milliseconds from a frame entering push/stream to its Recognition, over
+                recent windows) and tracks ({track_id: that track's counters}).
+        """
         now = self._clock()
         with self._lock:
             tracks = self._tracks.tracks()
@@ -326,8 +433,15 @@ class Recognizer:
         return {**totals, **out, "tracks": per}
 
     def body_presence(self, clip: np.ndarray) -> float:
-        """The fraction of a clip's frames ([T,V,C] / [M,T,V,C] rows) that show a body, by the
-        rule that decides "no person" (bharnet.sdk.presence)."""
+        """The fraction of a clip's frames that show a body, by the rule that decides
+        "no_person" (bharnet.sdk.presence).
+
+        Args:
+            clip: keypoint rows `[T, V, C]` or `[M, T, V, C]`.
+
+        Returns:
+            A fraction in [0, 1].
+        """
         clip = np.asarray(clip)
         self._layout_for(clip)
         kp, sc = self._split(clip)
@@ -335,14 +449,17 @@ class Recognizer:
 
     @property
     def tracks(self) -> list:
+        """The ids of the live tracks."""
         with self._lock:
             return self._tracks.ids()
 
     def buffered_bytes(self) -> int:
+        """Bytes held by the live tracks' buffers (and streaming state)."""
         with self._lock:
             return self._tracks.nbytes()
 
     def close(self) -> None:
+        """Forget every track and release the backend; later calls raise RuntimeError."""
         with self._lock:
             self._tracks.clear()
             self._closed = True
@@ -386,11 +503,9 @@ class Recognizer:
         """Fix the input layout: its row splitter and track buffers; refuse a hand model fed a
         layout without hands."""
         lay = get_layout(layout)
-        if (self.spec.hands or self.spec.unified) and not source_has_hands(lay):
-            raise ValueError(
-                f"this model has a hand expert, but layout {lay.name!r} has no hand keypoints; "
-                f"feed a whole-body layout (mediapipe_holistic, coco_wholebody) or use a body-only "
-                f"model")
+        why = hands_problem(lay, self.spec)
+        if why:
+            raise ValueError(f"this model cannot read layout {lay.name!r}: {why}")
         self._split = RowSplitter(lay.name)
         stream = None
         if self.spec.causal:   # frames prepared once each, kept per track (sdk/streaming.py)
@@ -654,8 +769,37 @@ class Recognizer:
         latency = (time.perf_counter() - t0) * 1000.0
         with track.lock:
             track.record(latency, rec.outcome == NO_PERSON)
+            events = self._observe_events(track, rec)
         with self._stats_lock:
             self._latency.add(latency)
+        self._emit(events)
+
+    # ---- online detection (options.events; the rule is sdk/events.py) ------------------------
+    def _observe_events(self, track: Track, rec: Recognition) -> list:
+        """The events this recognition of `track` completes (track.lock held). A track restart
+        (gap, clock jump, reset) changes track.resets, which closes the open event."""
+        if not self.options.events:
+            return []
+        if track.events is None:
+            track.events = EventDetector(self.options.events, track.track_id)
+        return track.events.observe(rec, track.total_frames - 1, track.resets)
+
+    def _close_events(self, track: Track, reason: str) -> None:
+        with track.lock:
+            events = track.events.close(reason) if track.events is not None else []
+        self._emit(events)
+
+    def _emit(self, events: list) -> None:
+        if self.on_event is None:
+            return
+        for ev in events:
+            try:
+                self.on_event(ev)
+            except Exception:   # noqa: BLE001 - a callback bug must not stop the feed
+                with self._stats_lock:
+                    self._callback_errors += 1
+                log.exception("on_event raised on an event of track %r; the stream goes on",
+                              ev.track_id)
 
     def _presence(self, kp, sc) -> float:
         return body_presence(kp, sc, self.layout, self.spec.coords, self.spec.score_threshold)

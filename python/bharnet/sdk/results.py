@@ -10,17 +10,34 @@ LOW_CONFIDENCE = "low_confidence"
 
 @dataclass
 class Recognition:
-    """One window's answer.
+    """One window's answer. Check `r.label is not None` (or `r.outcome`) before using a label.
 
-    outcome says which of three answers it is:
-      "action":          label is the top class and score its fused softmax probability;
-      "no_person":       fewer than min_body_presence of the window's frames showed a body
-                         (body_presence says how many did): label, score, the expert labels,
-                         hand_presence and top_k are None/empty, and the model was not run on
-                         this window (latency_ms 0);
-      "low_confidence":  the top class scored below min_score: label and score are None, top_k
-                         still lists the candidates with their (low) scores.
-    Check `r.label is not None` (or r.outcome) before using a label.
+    `outcome` says which of three answers it is:
+
+    - "action": label is the top class and score its fused softmax probability;
+    - "no_person": fewer than min_body_presence of the window's frames showed a body
+      (body_presence says how many did): label, score, the expert labels, hand_presence and
+      top_k are None/empty, and the model was not run on this window (latency_ms 0);
+    - "low_confidence": the top class scored below min_score: label and score are None, top_k
+      still lists the candidates with their (low) scores.
+
+    Attributes:
+        label: the top class, or None (outcome "no_person" or "low_confidence").
+        score: the fused softmax probability of label (0-1), or None with label.
+        top_k: up to top_k (class, probability) pairs, best first.
+        track_id: the track (person) the window belongs to.
+        start_ms: timestamp of the window's first frame, in milliseconds.
+        end_ms: timestamp of the window's last frame (the one that completed it), in ms.
+        body_label: the body expert's own top class (None: the model has no body expert).
+        body_score: its probability.
+        hand_label: the hand expert's own top class (None: the model has no hand expert).
+        hand_score: its probability.
+        hand_presence: fraction of the window's frames with the (left, right) hand.
+        body_presence: fraction of the window's frames with a valid body.
+        latency_ms: backend time for this window in milliseconds (0: the model was not run).
+        frames: real frames in the window (fewer at the end of a short clip).
+        outcome: "action", "no_person" or "low_confidence" (sdk.ACTION, NO_PERSON,
+            LOW_CONFIDENCE).
     """
 
     label: str | None
@@ -40,6 +57,8 @@ class Recognition:
     outcome: str = ACTION                          # "action" | "no_person" | "low_confidence"
 
     def to_dict(self) -> dict:
+        """A JSON-ready dict of every field (what `bharnet run` prints and the ROS 2 node
+        publishes): top_k as [[label, score], ...], hand_presence as {"left": f, "right": f}."""
         d = asdict(self)
         d["top_k"] = [[lbl, float(s)] for lbl, s in self.top_k]
         if self.hand_presence is not None:

@@ -35,7 +35,8 @@ class Track:
     """
 
     __slots__ = ("track_id", "window", "kp", "score", "ts", "count", "last_ts", "total_frames",
-                 "lock", "last_seen", "_deltas", "results", "resets", "no_person", "latency", "stream")
+                 "lock", "last_seen", "_deltas", "results", "resets", "no_person", "latency", "stream",
+                 "events")
 
     def __init__(self, track_id, window: int, persons: int, joints: int, coords: int,
                  frames: bool = True):
@@ -57,6 +58,7 @@ class Track:
         self._deltas: list[float] = []
         self.latency = Ring(_LATENCIES)
         self.stream = None        # streaming bundles: prepared frames and model state (sdk/streaming.py)
+        self.events = None        # options.events: the track's EventDetector (sdk/events.py)
 
     # ---- clock -------------------------------------------------------------------------------
     def period_ms(self) -> float | None:

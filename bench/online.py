@@ -1,0 +1,273 @@
+"""Online detection (issue 20): events of the SDK on continuous synthetic streams, scored as SHREC
+scores them, with the decision rule's parameters chosen on validation streams, and the per-frame
+cost of detection against continual mode alone.
+
+    python bench/online.py [--model M.bharnet] [--val-seeds 100 ... ] [--test-seeds 200 ...]
+
+1. Validation streams (seeds --val-seeds): the Recognizer's recognitions are recorded once, then
+   every rule of the grid (enter, exit, min_ms, gap_ms) is replayed on them (EventDetector: the
+   same code the Recognizer runs, tests/test_events.py checks they agree) and scored; the rule
+   with the most detected actions minus false positives wins (ties: lower median latency).
+2. Test streams (other seeds; every stream is a new random person, none of them in the model's
+   training clips): the Recognizer with events=<that rule>, scored once.
+3. Cost: CPU time per frame (thread time, 1 thread) of continual mode with and without events on
+   the same stream, best of --repeats.
+Writes bench/results/online.json (and online_rule.json: the chosen rule, the SDK's defaults) and
+bench/results/online.png (timeline of two test streams).
+
+The streams come from bharnet.data.synth.generate_stream: actions of 48-72 frames at 30 fps
+separated by 8-24 idle frames (the rest pose); --idle widens the gaps.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import pathlib
+import platform
+import time
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+RESULTS = REPO / "bench/results"
+FPS = 30.0
+
+GRID = {"enter": (0.5, 0.6, 0.7, 0.8, 0.9), "exit": (0.2, 0.35, 0.5),
+        "min_ms": (0.0, 100.0, 200.0, 300.0, 400.0), "gap_ms": (0.0, 150.0, 300.0)}
+
+
+def streams(seeds, actions: int, classes, idle):
+    from bharnet.data import synth
+    from bharnet.online.annotations import Action
+
+    out = []
+    for s in seeds:
+        kp, timeline = synth.generate_stream(num_actions=actions, classes=classes, seed=s, idle=idle)
+        out.append((f"seed{s}", kp, [Action(c, a, b - 1) for a, b, c in timeline]))
+    return out
+
+
+def recognitions(rec, data) -> dict:
+    from bharnet.online.detect import frames_of
+
+    return {name: list(rec.stream(frames_of(kp), fps=FPS, track_id=name)) for name, kp, _ in data}
+
+
+def replay(recs: dict, rule) -> list[dict]:
+    from bharnet.sdk.events import EventDetector
+
+    events = []
+    for name, rs in recs.items():
+        det = EventDetector(rule, name)
+        evs = [e for r in rs for e in det.observe(r, round(r.end_ms * FPS / 1000))] + det.close()
+        events += [{"sequence": name, **e.to_dict()} for e in evs]
+    return events
+
+
+def tune(val_recs: dict, gt: dict, durations: dict):
+    from bharnet.online.scoring import score
+    from bharnet.sdk.events import EventRule
+
+    rows = []
+    for enter, exit_, min_ms, gap_ms in itertools.product(*GRID.values()):
+        if exit_ > enter:
+            continue
+        rule = EventRule(enter=enter, exit=exit_, min_ms=min_ms, gap_ms=gap_ms)
+        m, _ = score(gt, replay(val_recs, rule), FPS, durations)
+        rows.append({"enter": enter, "exit": exit_, "min_ms": min_ms, "gap_ms": gap_ms,
+                     "detection_rate": m["detection_rate"], "fp_per_action": m["fp_per_action"],
+                     "median_latency_from_end_ms": m["latency_from_end_ms"]["median"],
+                     "objective": m["detected"] - m["false_positives"]})
+    best = max(rows, key=lambda r: (r["objective"], -(r["median_latency_from_end_ms"] or 1e9)))
+    return best, rows
+
+
+def evaluate(model, val, test):
+    """The rule tuned on `val` for `model`, then the SDK with that rule on `test`:
+    (rule, validation row, test metrics, scored, recognitions per test stream, recognizer)."""
+    from bharnet.online.detect import detect_sequence
+    from bharnet.online.scoring import score
+    from bharnet.sdk import Recognizer
+    from bharnet.sdk.events import EventRule
+
+    rec = Recognizer(model, threads=1, max_gap_ms=None)
+    best, grid = tune(recognitions(rec, val), {n: a for n, _, a in val},
+                      {n: len(kp) * 1000.0 / FPS for n, kp, _ in val})
+    rule = EventRule(enter=best["enter"], exit=best["exit"], min_ms=best["min_ms"], gap_ms=best["gap_ms"])
+    det = Recognizer(model, threads=1, max_gap_ms=None, events=rule)
+    events, recs = [], {}
+    for name, kp, _ in test:
+        evs, rs = detect_sequence(det, kp, FPS, name)
+        events += [{"sequence": name, **e.to_dict()} for e in evs]
+        recs[name] = [r.to_dict() for r in rs]
+    metrics, scored = score({n: a for n, _, a in test}, events, FPS,
+                            {n: len(kp) * 1000.0 / FPS for n, kp, _ in test})
+    return rule, best, grid, metrics, scored, recs, det
+
+
+def background(args) -> int:
+    """Learned background (stream-windows) against segmented-clip training, on the distractor
+    streams of bharnet synth-streams: per model the rule is tuned on the validation streams and
+    scored once on the test streams."""
+    from bharnet.online import synthetic
+    from bharnet.online.annotations import Action  # noqa: F401  (streams carry Actions)
+    from bharnet.online.plot import timeline
+
+    val = [(f"seed{s}", *synthetic.stream(s)) for s in args.val_seeds]
+    test = [(f"seed{s}", *synthetic.stream(s)) for s in args.test_seeds]
+    keys = ("detection_rate", "fp_per_action", "fp_per_minute")
+    out = {"streams": {"generator": "bharnet.online.synthetic.stream (bharnet synth-streams)",
+                       "val_seeds": args.val_seeds, "test_seeds": args.test_seeds,
+                       "gestures": list(synthetic.GESTURES), "distractors": list(synthetic.DISTRACTORS),
+                       "test_gestures": sum(len(a) for _, _, a in test)},
+           "runs": {}, "summary": {}}
+    for group, bundles in (("learned_background", args.learned), ("segmented_clips", args.segmented)):
+        rows = []
+        for b in bundles or []:
+            rule, best, _, m, scored, recs, det = evaluate(b, val, test)
+            rows.append({"bundle": b, "classes": det.classes, "rule": {k: best[k] for k in
+                         ("enter", "exit", "min_ms", "gap_ms")}, "validation": best, "test": m})
+            print(f"{group} {b}: rule {rule.enter}/{rule.exit}/{rule.min_ms:g}/{rule.gap_ms:g}; test "
+                  + ", ".join(f"{k} {m[k]:.3f}" for k in keys)
+                  + f", latency from end median {m['latency_from_end_ms']['median']}")
+            if group == "learned_background" and len(rows) == 1:
+                timeline(args.png.with_name("online_background.png"), scored, FPS, recs,
+                         sequences=[n for n, _, _ in test[:2]])
+        out["runs"][group] = rows
+        if rows:
+            summ = {}
+            for k in keys + ("latency_from_end_median_ms", "latency_from_start_median_ms"):
+                if k.startswith("latency"):
+                    v = [r["test"][k.replace("_median_ms", "_ms")]["median"] for r in rows]
+                else:
+                    v = [r["test"][k] for r in rows]
+                summ[k] = {"mean": float(np.mean(v)), "std": float(np.std(v)), "n": len(v)}
+            out["summary"][group] = summ
+    path = args.out.with_name("online_background.json")
+    path.write_text(json.dumps(out, indent=1) + "\n")
+    print(f"wrote {path}")
+    return 0
+
+
+def cost(model, kp, repeats: int, rule) -> dict:
+    """Per-frame thread CPU (ms) of push() in continual mode, events off and on, best of repeats
+    (interleaved, so a busy moment of the shared machine hits both alike)."""
+    from bharnet.sdk import Recognizer
+
+    period = 1000.0 / FPS
+    best = {"off": np.inf, "on": np.inf}
+    for _ in range(repeats):
+        for key, events in (("off", False), ("on", rule)):
+            rec = Recognizer(model, threads=1, max_gap_ms=None, events=events,
+                             on_event=(lambda e: None) if events else None)
+            t0 = time.thread_time()
+            for i, f in enumerate(kp):
+                rec.push(f, i * period)
+            best[key] = min(best[key], (time.thread_time() - t0) * 1000.0 / len(kp))
+            mode = rec.mode
+    return {"mode": mode, "frames": len(kp), "repeats": repeats,
+            "ms_per_frame_continual": best["off"], "ms_per_frame_continual_events": best["on"],
+            "ratio": best["on"] / best["off"], "target_ratio": 1.10}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default=None, help="bundle (default: the embedded demo model)")
+    ap.add_argument("--val-seeds", type=int, nargs="+", default=list(range(100, 108)))
+    ap.add_argument("--test-seeds", type=int, nargs="+", default=list(range(200, 216)))
+    ap.add_argument("--actions", type=int, default=8, help="actions per stream")
+    ap.add_argument("--idle", type=int, nargs=2, default=(8, 24), help="idle frames between actions")
+    ap.add_argument("--repeats", type=int, default=3, help="cost runs (best of)")
+    ap.add_argument("--out", type=pathlib.Path, default=RESULTS / "online.json")
+    ap.add_argument("--rule-out", type=pathlib.Path, default=RESULTS / "online_rule.json")
+    ap.add_argument("--png", type=pathlib.Path, default=RESULTS / "online.png")
+    ap.add_argument("--learned", nargs="+", default=None, metavar="BUNDLE",
+                    help="background mode: bundles trained with a learned background (one per seed)")
+    ap.add_argument("--segmented", nargs="+", default=None, metavar="BUNDLE",
+                    help="background mode: bundles trained on segmented clips (+ idle), one per seed")
+    args = ap.parse_args()
+    if set(args.val_seeds) & set(args.test_seeds):
+        ap.error("validation and test seeds must differ")
+    if args.learned or args.segmented:
+        return background(args)
+
+    from bharnet.online.detect import detect_sequence
+    from bharnet.online.plot import timeline
+    from bharnet.online.scoring import score
+    from bharnet.sdk import Recognizer
+    from bharnet.sdk.events import EventRule
+
+    rec = Recognizer(args.model, threads=1, max_gap_ms=None)
+    classes = [c for c in rec.classes if c not in EventRule().background]
+    idle = tuple(args.idle)
+    t0 = time.perf_counter()
+    val = streams(args.val_seeds, args.actions, classes, idle)
+    val_gt = {n: a for n, _, a in val}
+    val_dur = {n: len(kp) * 1000.0 / FPS for n, kp, _ in val}
+    val_recs = recognitions(rec, val)
+    best, grid = tune(val_recs, val_gt, val_dur)
+    rule = EventRule(enter=best["enter"], exit=best["exit"], min_ms=best["min_ms"], gap_ms=best["gap_ms"])
+    print(f"validation ({len(val)} streams): chosen rule {rule} -> detection {best['detection_rate']:.3f}, "
+          f"fp/action {best['fp_per_action']:.3f}")
+    default_m, _ = score(val_gt, replay(val_recs, EventRule()), FPS, val_dur)
+
+    test = streams(args.test_seeds, args.actions, classes, idle)
+    det = Recognizer(args.model, threads=1, max_gap_ms=None, events=rule)
+    events, recs = [], {}
+    for name, kp, _ in test:
+        evs, rs = detect_sequence(det, kp, FPS, name)
+        events += [{"sequence": name, **e.to_dict()} for e in evs]
+        recs[name] = [r.to_dict() for r in rs]
+    test_gt = {n: a for n, _, a in test}
+    test_dur = {n: len(kp) * 1000.0 / FPS for n, kp, _ in test}
+    metrics, scored = score(test_gt, events, FPS, test_dur)
+    timeline(args.png, scored, FPS, recs, sequences=[n for n, _, _ in test[:2]])
+    c = cost(args.model, test[0][1], args.repeats, rule)
+
+    targets = {"detection_rate>=0.90": metrics["detection_rate"] >= 0.90,
+               "fp_per_action<=0.1": metrics["fp_per_action"] <= 0.1,
+               "median_latency_from_end<=300ms": (metrics["latency_from_end_ms"]["median"] or 1e9) <= 300,
+               "cost_ratio<=1.10": c["ratio"] <= 1.10}
+    out = {
+        "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+                    "python": platform.python_version(), "threads": 1},
+        "model": {"bundle": rec.info["bundle"], "sha256": rec.info["bundle_sha256"], "mode": det.mode,
+                  "backend": det.backend.name, "window": det.window, "stride": det.stride,
+                  "classes": rec.classes},
+        "streams": {"generator": "bharnet.data.synth.generate_stream", "fps": FPS, "actions": args.actions,
+                    "idle_frames": list(idle), "val_seeds": args.val_seeds, "test_seeds": args.test_seeds,
+                    "note": "every stream is one new random person; the model's training clips "
+                            "(bharnet data synth --seed 0) hold none of them"},
+        "rule": {"chosen_on": "validation streams", "objective": "detected - false positives",
+                 **{k: best[k] for k in ("enter", "exit", "min_ms", "gap_ms")},
+                 "validation": best, "validation_with_previous_defaults": {
+                     k: default_m[k] for k in ("detection_rate", "fp_per_action")}},
+        "test": metrics,
+        "cost": c,
+        "targets": targets,
+        "grid": grid,
+        "seconds": time.perf_counter() - t0,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(out, indent=1) + "\n")
+    args.rule_out.write_text(json.dumps({"source": "bench/online.py", "model": out["model"]["sha256"],
+                                         **{k: best[k] for k in ("enter", "exit", "min_ms", "gap_ms")},
+                                         "validation": best}, indent=1) + "\n")
+    lf = metrics["latency_from_end_ms"]
+    print(f"test ({len(test)} streams, {metrics['actions']} actions): detection {metrics['detection_rate']:.3f}, "
+          f"fp/action {metrics['fp_per_action']:.3f}, fp/min {metrics['fp_per_minute']:.2f}, "
+          f"latency from start median {metrics['latency_from_start_ms']['median']:.0f} ms, "
+          f"from end median {lf['median']:.0f} ms")
+    print(f"cost: {c['ms_per_frame_continual']:.3f} ms/frame continual, "
+          f"{c['ms_per_frame_continual_events']:.3f} with events (x{c['ratio']:.3f})")
+    print("targets: " + ", ".join(f"{k} {'met' if v else 'MISSED'}" for k, v in targets.items()))
+    print(f"wrote {args.out}, {args.rule_out}, {args.png}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,228 @@
+"""SHREC'17 hand gestures: recipe selection on held-out training people, then seeds on the test split.
+
+    python bench/shrec17.py select [--candidates body_only vanilla] [--epochs 6] [--labels 14]
+        -> bench/results/shrec17_selection.json  (train: val_train, score: val; never the test people)
+    python bench/shrec17.py run --config training/configs/shrec17_14.yaml [--seeds 0 1 2] [--resume]
+        -> bench/results/shrec17_14.json + .png  (official split; one run folder per seed)
+
+Every run is a `bharnet train` run folder under --work-dir; --resume collects finished seeds
+(metrics.json) and continues unfinished ones from their last.pt, so a long job can be stopped and
+restarted. The JSON is rewritten after every finished seed and says which seeds it holds
+("complete": false until all asked seeds are in). The dataset file is converted once from --root.
+Run with OMP_NUM_THREADS=1 on the shared CPU (times are wall-clock there: noisy).
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import pathlib
+import platform
+import sys
+import time
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+RESULTS = REPO / "bench" / "results"
+DEFAULT_ROOT = REPO.parent / "shared" / "data" / "shrec17"
+# published top-1 on the official test split (14 / 28 classes), as the dataset README lists them
+PUBLISHED = {"DD-Net (1.82 M params)": (0.946, 0.919), "DSTA-Net": (0.970, 0.939),
+             "DG-STA": (0.944, 0.907), "ST-GCN": (0.927, 0.877)}
+# selection candidates: overrides of the windowed recipe (training/configs/shrec17_<labels>.yaml)
+CANDIDATES = {
+    # one expert on the routed hand in camera space: its path and (at hand-bone scale) its shape
+    "body_only": {"model": {"variant": "body_only"}},
+    # both experts: the path (body expert, camera space) and the wrist-centred shape (hand expert,
+    # narrower: half of it sees the empty left slot)
+    "vanilla": {"model": {"variant": "vanilla", "hand_backbone": {"base_channels": 16}}},
+}
+
+
+def dataset_file(root, labels: int, work: pathlib.Path) -> pathlib.Path:
+    from bharnet.data.dataset import save
+    from bharnet.data.shrec17 import convert_shrec17
+
+    out = work / f"shrec17_{labels}.npz"
+    if not out.is_file():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        save(convert_shrec17(root, labels=labels), out)
+    return out
+
+
+def _merge(a: dict, b: dict) -> dict:
+    out = copy.deepcopy(a)
+    for k, v in b.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def run_one(cfg: dict, work: pathlib.Path, resume: bool, threads: int) -> dict:
+    """Train one run folder (or collect it if finished); its metrics.json."""
+    from bharnet.training.train import train
+
+    if (work / "metrics.json").is_file():
+        return json.loads((work / "metrics.json").read_text())
+    t0 = time.time()
+    m = train(cfg, work, threads=threads, quiet=True, resume=resume and (work / "last.pt").is_file())
+    m["bench_wall_s"] = round(time.time() - t0, 1)
+    (work / "bench_wall_s.txt").write_text(f"{m['bench_wall_s']}\n")
+    return m
+
+
+def _summary(m: dict) -> dict:
+    keys = ("top1", "top5", "mean_class_acc", "hand_intensive_top1", "non_hand_intensive_top1",
+            "per_class", "confusion", "seed")
+    out = {k: m.get(k) for k in keys}
+    out["train_s"] = m.get("timing", {}).get("train_s")
+    return out
+
+
+def _stats(values) -> dict:
+    import numpy as np
+
+    v = np.asarray([x for x in values if x is not None], float)
+    return {"mean": float(v.mean()), "std": float(v.std()), "n": int(v.size)} if v.size else None
+
+
+def select(args) -> int:
+    import yaml
+
+    from bharnet.data.shrec17 import VAL_SUBJECTS
+
+    data = dataset_file(args.root, args.labels, pathlib.Path(args.work_dir))
+    base = yaml.safe_load((REPO / f"training/configs/shrec17_{args.labels}.yaml").read_text())
+    out = RESULTS / f"shrec17_selection{'' if args.labels == 14 else '_28'}.json"
+    res = {"what": "recipe selection on held-out training people (train: val_train, score: val)",
+           "val_subjects": list(VAL_SUBJECTS),
+           "labels": args.labels, "epochs": args.epochs, "seeds": args.seeds,
+           "machine": platform.platform(), "threads": args.threads, "candidates": {}}
+    if out.is_file() and args.resume:
+        res["candidates"] = json.loads(out.read_text()).get("candidates", {})
+    for name in args.candidates:
+        for s in args.seeds:
+            cfg = _merge(base, CANDIDATES[name])
+            cfg["data"]["path"] = str(data)
+            cfg["train"].update(train_split="val_train", test_split="val", epochs=args.epochs,
+                                warmup_epochs=1, eval_every=args.epochs, seed=s)
+            work = pathlib.Path(args.work_dir) / "select" / f"{name}_e{args.epochs}" / f"seed{s}"
+            m = run_one(cfg, work, args.resume, args.threads)
+            c = res["candidates"].setdefault(name, {"overrides": CANDIDATES[name], "runs": {}})
+            c["runs"][str(s)] = _summary(m)
+            c["val_top1"] = _stats(r["top1"] for r in c["runs"].values())
+            out.write_text(json.dumps(res, indent=2) + "\n")
+            print(f"{name} seed {s}: val top1 {m['top1']:.4f} ({m.get('timing', {}).get('train_s')} s)")
+    best = max(res["candidates"], key=lambda k: res["candidates"][k]["val_top1"]["mean"])
+    res["chosen"] = best
+    out.write_text(json.dumps(res, indent=2) + "\n")
+    print(f"chosen: {best} -> {out}")
+    return 0
+
+
+def cost(cfg: dict, num_classes: int) -> dict:
+    from bharnet.training.cost import cost_of
+
+    c = cost_of(cfg, num_classes)
+    return {"params": c["params"], "params_M": c["params_M"], "gflops": c["gflops"]}
+
+
+def run(args) -> int:
+    import numpy as np
+
+    from bharnet.training.config import load_config
+
+    config = pathlib.Path(args.config)
+    cfg = load_config(config)
+    labels = int(cfg["model"]["num_classes"] or (28 if "28" in config.stem else 14))
+    cfg["data"]["path"] = str(args.data or dataset_file(args.root, labels, pathlib.Path(args.work_dir)))
+    if args.epochs:
+        cfg["train"]["epochs"] = args.epochs
+    out = pathlib.Path(args.out or RESULTS / f"{config.stem}.json")
+    res = {"config": str(config.resolve().relative_to(REPO)) if REPO in config.resolve().parents
+           else str(config), "labels": labels, "epochs": cfg["train"]["epochs"],
+           "split": "official (train_gestures.txt / test_gestures.txt)", "seeds_asked": args.seeds,
+           "machine": platform.platform(), "threads": args.threads,
+           "published": {k: v[0 if labels == 14 else 1] for k, v in PUBLISHED.items()},
+           "cost": cost(cfg, labels), "runs": {}}
+    for s in args.seeds:
+        c = copy.deepcopy(cfg)
+        c["train"]["seed"] = s
+        work = pathlib.Path(args.work_dir) / config.stem / f"seed{s}"
+        m = run_one(c, work, args.resume, args.threads)
+        r = _summary(m)
+        wall = work / "bench_wall_s.txt"
+        r["wall_s"] = float(wall.read_text()) if wall.is_file() else None
+        res["runs"][str(s)] = r
+        runs = list(res["runs"].values())
+        res.update(top1=_stats(x["top1"] for x in runs),
+                   fine_top1=_stats(x["hand_intensive_top1"] for x in runs),
+                   coarse_top1=_stats(x["non_hand_intensive_top1"] for x in runs),
+                   wall_s=_stats(x["wall_s"] for x in runs),
+                   complete=all(str(k) in res["runs"] for k in args.seeds))
+        classes = list(runs[0]["per_class"])
+        res["per_class_mean"] = {k: float(np.mean([x["per_class"][k] for x in runs])) for k in classes}
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(res, indent=2) + "\n")
+        plot(res, out.with_suffix(".png"))
+        print(f"seed {s}: top1 {r['top1']:.4f}; so far {res['top1']} -> {out}")
+    return 0
+
+
+def plot(res: dict, path: pathlib.Path) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    import numpy as np
+
+    runs = list(res["runs"].values())
+    classes = list(res["per_class_mean"])
+    fig, (a, b) = plt.subplots(1, 2, figsize=(14, 5.5))
+    acc = [res["per_class_mean"][k] for k in classes]
+    fine = set(k for k in classes if k.split("_")[0] in ("grab", "tap", "expand", "pinch", "rotation"))
+    a.barh(range(len(classes)), acc, color=["tab:orange" if k in fine else "tab:blue" for k in classes])
+    a.set_yticks(range(len(classes)), classes, fontsize=7)
+    a.invert_yaxis()
+    a.set_xlim(0, 1)
+    a.set_xlabel(f"test accuracy (mean of {len(runs)} seed(s)); orange: fine gestures")
+    t = res["top1"]
+    a.set_title(f"{pathlib.Path(res['config']).stem}: top-1 {t['mean']:.3f} +- {t['std']:.3f} (n={t['n']})")
+    cm = np.sum([np.asarray(r["confusion"]) for r in runs], 0).astype(float)
+    cm /= np.maximum(cm.sum(1, keepdims=True), 1)
+    b.imshow(cm, cmap="Blues", vmin=0, vmax=1)
+    b.set_xticks(range(len(classes)), classes, rotation=90, fontsize=6)
+    b.set_yticks(range(len(classes)), classes, fontsize=6)
+    b.set_title("confusion (rows: truth), all seeds")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    for p in (sub.add_parser("select"), sub.add_parser("run")):
+        p.add_argument("--root", default=str(DEFAULT_ROOT), help="SHREC'17 folder")
+        p.add_argument("--work-dir", default=str(REPO / "work_dirs" / "shrec17"))
+        p.add_argument("--threads", type=int, default=1)
+        p.add_argument("--resume", action="store_true", help="collect finished runs, continue others")
+        p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+        p.add_argument("--epochs", type=int, default=None)
+    s = sub.choices["select"]
+    s.add_argument("--candidates", nargs="+", default=list(CANDIDATES), choices=list(CANDIDATES))
+    s.add_argument("--labels", type=int, default=14, choices=[14, 28])
+    s.set_defaults(seeds=[0])
+    r = sub.choices["run"]
+    r.add_argument("--config", default=str(REPO / "training/configs/shrec17_14.yaml"))
+    r.add_argument("--data", default=None, help="a converted dataset file (default: convert --root)")
+    r.add_argument("--out", default=None, help="default bench/results/<config stem>.json")
+    args = ap.parse_args(argv)
+    if args.cmd == "select":
+        args.epochs = args.epochs or 6
+        return select(args)
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""Training data for online detection: annotated continuous streams cut into labelled clips,
+with a learned background class for everything between and around the actions.
+
+A streaming model decides at a window's last frame, so a clip is labelled by *where its windows
+end* (the training sampler draws the decision frame anywhere from the clip's `window`-th frame to
+its last: bharnet.data.sampling "stream"). Each stream is split into regions of decision frames:
+
+    action A [s, e] (L frames):  decisions in [s + ceil(onset * L), e]  -> label A
+                                 decisions in [s, s + ceil(onset * L))  -> not trained (too little
+                                                                           of A seen to be fair)
+    after an action's end:       decisions in (e, e + guard]            -> not trained
+    everything else:             -> "background" (idle, transitions, any motion not annotated)
+
+and every region [a, b] becomes one clip: frames [a - window + 1, b], so that every decision the
+sampler may draw lies in the region and sees real frames. Unannotated motion in a stream (a class
+you do not want detected) is background by construction, which is how the model learns that
+"not an action" is not only standing still. Clips are split by sequence, never by frame.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..data.dataset import Clip, SkeletonDataset
+from .annotations import Action
+
+BACKGROUND = "background"
+
+
+def regions(actions: list[Action], frames: int, onset: float = 0.3, guard: int = 3,
+            background: str = BACKGROUND) -> list[tuple[int, int, str]]:
+    """Decision-frame regions [(first, last, label)] of one stream of `frames` frames."""
+    if not 0.0 <= onset < 1.0:
+        raise ValueError(f"onset must be in [0, 1), got {onset}")
+    label = np.full(frames, "", dtype=object)
+    blocked = np.zeros(frames, bool)
+    for a in actions:
+        if a.start >= frames:
+            raise ValueError(f"action {a.label!r} starts at frame {a.start}, after the stream's "
+                             f"last frame {frames - 1}")
+        end = min(a.end, frames - 1)
+        on = a.start + math.ceil(onset * (a.end - a.start + 1))
+        blocked[a.start:min(end + guard, frames - 1) + 1] = True
+        label[on:end + 1] = a.label
+    out = []
+    i = 0
+    while i < frames:
+        if blocked[i] and not label[i]:
+            i += 1
+            continue
+        cur = label[i] or background
+        j = i
+        while j + 1 < frames and (label[j + 1] or (background if not blocked[j + 1] else None)) == cur:
+            j += 1
+        out.append((i, j, cur))
+        i = j + 1
+    return out
+
+
+def stream_clips(keypoint: np.ndarray, score: np.ndarray, actions: list[Action], name: str,
+                 classes: list[str], window: int, onset: float = 0.3, guard: int = 3,
+                 background: str = BACKGROUND) -> list[Clip]:
+    """keypoint [M,T,V,C], score [M,T,V] of one stream -> one Clip per region."""
+    index = {c: i for i, c in enumerate(classes)}
+    clips = []
+    for a, b, lbl in regions(actions, keypoint.shape[1], onset, guard, background):
+        if lbl not in index:
+            raise ValueError(f"{name}: label {lbl!r} is not among the classes {classes}")
+        first = max(0, a - window + 1)
+        clips.append(Clip(np.ascontiguousarray(keypoint[:, first:b + 1]),
+                          np.ascontiguousarray(score[:, first:b + 1]), index[lbl],
+                          f"{name}_{a:06d}_{lbl}"))
+    return clips
+
+
+def build(sequences, window: int, val: set[str] = frozenset(), onset: float = 0.3, guard: int = 3,
+          background: str = BACKGROUND, classes: list[str] | None = None) -> SkeletonDataset:
+    """sequences: [(name, raw keypoint array ([T,V,C] / [M,T,V,C], layout told by its shape),
+    [Action])] -> a dataset with splits "train" (all other sequences) and "val" (those named in
+    `val`). classes: the action classes (default: every label seen, sorted) + background last."""
+    from ..data.wholebody import to_keypoints
+
+    seqs = list(sequences)
+    if classes is None:
+        classes = sorted({a.label for _, _, acts in seqs for a in acts})
+    classes = [c for c in classes if c != background] + [background]
+    clips, splits, layout = [], {"train": [], "val": []}, None
+    for name, arr, acts in seqs:
+        kp, sc, lay = to_keypoints(arr)
+        if layout is not None and lay != layout:
+            raise ValueError(f"{name}: layout {lay} differs from the other sequences' {layout}")
+        layout = lay
+        cs = stream_clips(kp, sc, acts, name, classes, window, onset, guard, background)
+        clips += cs
+        splits["val" if name in val else "train"] += [c.name for c in cs]
+    if not clips:
+        raise ValueError("no sequences given")
+    unknown = set(val) - {n for n, _, _ in seqs}
+    if unknown:
+        raise ValueError(f"validation sequences not found: {sorted(unknown)}")
+    return SkeletonDataset(clips, classes, layout, [], {k: v for k, v in splits.items() if v})
+
+
+__all__ = ["regions", "stream_clips", "build", "BACKGROUND"]

@@ -1,0 +1,204 @@
+"""Ground truth files, scoring, and `bharnet detect` / `bharnet eval-online` end to end."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from bharnet import sdk
+from bharnet.cli import main
+from bharnet.online.annotations import (Action, AnnotationError, load_annotations, read_csv,
+                                        read_json, write_csv, write_json)
+from bharnet.online.detect import detect_sequence
+from bharnet.online.scoring import score
+
+
+# ---- annotation files --------------------------------------------------------------------------
+def test_csv_shrec22_lines(tmp_path):
+    f = tmp_path / "gt.csv"
+    f.write_text("1,2,ONE,10,40,TWO,60,90\n\n2,0\n3,1,PINCH,5,7,,\n")
+    gt = read_csv(f)
+    assert gt == {"1": [Action("ONE", 10, 40), Action("TWO", 60, 90)], "2": [],
+                  "3": [Action("PINCH", 5, 7)]}
+    f.write_text("1;1;ONE;10;40\n")
+    assert read_csv(f) == {"1": [Action("ONE", 10, 40)]}
+    assert read_csv(f, frame_base=1) == {"1": [Action("ONE", 9, 39)]}
+
+
+@pytest.mark.parametrize("text, words", [
+    ("1,2,ONE,10,40\n", ":1: sequence '1' says 2 actions"),
+    ("1,1,ONE,10,40\n2,x,ONE,1,2\n", ":2: the second field must be the number of actions"),
+    ("1,1,ONE,10,4a\n", ":1: end of 'ONE' must be a frame number"),
+    ("1,1,ONE,40,10\n", ":1: action 'ONE' ends (frame 10) before it starts (frame 40)"),
+    ("1,1,ONE,1,2\n1,1,ONE,3,4\n", ":2: sequence '1' appears twice"),
+    ("1,1,,1,2\n", ":1: an action has an empty label"),
+    ("1,1,ONE,-1,2\n", ":1: start of 'ONE' must be a whole frame number >= 0"),
+    ("7\n", ":1: expected seq,n,label,start,end"),
+])
+def test_csv_errors_name_the_line(tmp_path, text, words):
+    f = tmp_path / "bad.csv"
+    f.write_text(text)
+    with pytest.raises(AnnotationError) as e:
+        read_csv(f)
+    msg = str(e.value)
+    assert str(f) in msg and words in msg and "\n" not in msg
+
+
+def test_json_round_trip_and_errors(tmp_path):
+    gt = {"a": [Action("x", 1, 5), Action("y", 9, 12)], "b": []}
+    write_json(gt, tmp_path / "gt.json", fps=25)
+    assert read_json(tmp_path / "gt.json") == (gt, 25.0)
+    write_csv(gt, tmp_path / "gt.csv")
+    assert read_csv(tmp_path / "gt.csv") == gt
+    (tmp_path / "bad.json").write_text('{"sequences": {"a": [{"label": "x", "start": 3}]}}')
+    with pytest.raises(AnnotationError, match="sequence 'a', action 0"):
+        read_json(tmp_path / "bad.json")
+    (tmp_path / "broken.json").write_text('{"sequences":\n {"a": [}')
+    with pytest.raises(AnnotationError, match=r"broken.json:2: not valid JSON"):
+        read_json(tmp_path / "broken.json")
+    with pytest.raises(AnnotationError, match="unknown annotation format"):
+        (tmp_path / "gt.yaml").write_text("x")
+        load_annotations(tmp_path / "gt.yaml")
+
+
+# ---- scoring -----------------------------------------------------------------------------------
+def ev(seq, eid, kind, label, start_ms, emitted_ms, end_ms=None):
+    return {"sequence": seq, "track_id": seq, "event_id": eid, "kind": kind, "label": label,
+            "start_ms": start_ms, "emitted_ms": emitted_ms, "end_ms": end_ms}
+
+
+def test_scoring_by_hand():
+    # 10 fps: frame f is at f * 100 ms
+    gt = {"s": [Action("a", 10, 30), Action("b", 50, 70), Action("a", 90, 95)]}
+    events = [
+        ev("s", 0, "start", "a", 1200, 1500), ev("s", 0, "end", "a", 1200, 3400, 3200),
+        ev("s", 1, "start", "a", 2000, 2100),                   # a repeat inside the first action
+        ev("s", 2, "start", "a", 5500, 5600),                   # wrong label inside "b"
+        ev("s", 3, "start", "b", 6000, 6200),                   # "b" found after a wrong one
+        ev("s", 4, "start", "a", 7900, 8000),                   # 1.1 s before "a": too early
+        ev("s", 5, "start", "b", 10500, 10600),                 # nothing there: background
+    ]
+    m, scored = score(gt, events, fps=10, duration_ms={"s": 12_000}, margin_ms=1000)
+    assert (m["actions"], m["detected"]) == (3, 2)
+    assert m["detection_rate"] == pytest.approx(2 / 3)
+    assert m["false_positives"] == 4
+    assert m["false_positive_kinds"] == {"background": 2, "wrong_label": 1, "duplicate": 1}
+    assert m["fp_per_minute"] == pytest.approx(4 / 0.2) and m["fp_per_action"] == pytest.approx(4 / 3)
+    # latency: a emitted 1500 (start 1000, end 3000), b emitted 6200 (start 5000, end 7000)
+    assert m["latency_from_start_ms"] == {"mean": 850.0, "median": 850.0, "n": 2}
+    assert m["latency_from_end_ms"]["mean"] == pytest.approx((-1500 - 800) / 2)
+    assert m["closing_latency_ms"] == {"mean": 400.0, "median": 400.0, "n": 1}
+    assert m["confusion"]["a"] == {"a": 1, "(missed)": 1}
+    assert m["confusion"]["b"] == {"b": 1}
+    assert m["confusion"]["(background)"] == {"a": 1, "b": 1}
+    # a margin of 1.2 s lets the early "a" count
+    assert score(gt, events, fps=10, margin_ms=1200)[0]["detected"] == 3
+
+
+# ---- the CLI, against the SDK ------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def streams(tmp_path_factory):
+    d = tmp_path_factory.mktemp("streams")
+    from bharnet.data import synth
+
+    classes = [c for c in synth.DEFAULT_CLASSES]
+    for seed in (21, 22):
+        assert main(["data", "synth", "--stream", "4", "--seed", str(seed), "--out",
+                     str(d / f"s{seed}.npz"), "--classes", *classes]) == 0
+    return d
+
+
+def test_detect_and_eval_online(streams, tmp_path, capsys):
+    out, recs = tmp_path / "events.jsonl", tmp_path / "recs.jsonl"
+    assert main(["detect", str(streams), "--out", str(out), "--recognitions", str(recs),
+                 "--min-ms", "150"]) == 0
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [x["sequence"] for x in lines if x["kind"] == "sequence"] == ["s21", "s22"]
+
+    # the CLI's events are the SDK's, frame for frame
+    rule = sdk.EventRule(min_ms=150)
+    rec = sdk.Recognizer(events=rule, max_gap_ms=None)
+    kp = np.load(streams / "s21.npz")["keypoints"]
+    mine, _ = detect_sequence(rec, kp, 30.0, "s21")
+    cli = [x for x in lines if x["sequence"] == "s21" and x["kind"] != "sequence"]
+    assert [{"sequence": "s21", **e.to_dict()} for e in mine] == cli
+
+    metrics = tmp_path / "m.json"
+    png = tmp_path / "t.png"
+    assert main(["eval-online", str(out), "--gt", str(streams), "--json", str(metrics),
+                 "--plot", str(png), "--recognitions", str(recs)]) == 0
+    m = json.loads(metrics.read_text())
+    assert m["actions"] == 8 and m["sequences"] == 2
+    # the embedded model finds these actions; a model or a matcher that was broken would not
+    assert m["detection_rate"] >= 0.75
+    assert m["minutes"] == pytest.approx(sum(x["duration_ms"] for x in lines
+                                             if x["kind"] == "sequence") / 60_000)
+    assert png.stat().st_size > 10_000
+    text = capsys.readouterr().out
+    assert "detection rate" in text and "latency from end" in text
+
+    # the same events scored against the wrong labels detect nothing
+    gt, _ = load_annotations(streams)
+    shuffled = {k: [Action("kick_leg" if a.label != "kick_leg" else "clap_hands", a.start, a.end)
+                    for a in v] for k, v in gt.items()}
+    write_json(shuffled, tmp_path / "wrong.json", fps=30)
+    assert main(["eval-online", str(out), "--gt", str(tmp_path / "wrong.json"),
+                 "--json", str(metrics)]) == 0
+    assert json.loads(metrics.read_text())["detected"] <= 1
+
+
+def test_cli_errors_are_one_line(tmp_path, streams):
+    out = tmp_path / "events.jsonl"
+    out.write_text(json.dumps({"kind": "sequence", "sequence": "s21", "frames": 10, "fps": 30,
+                               "duration_ms": 333}) + "\n")
+    bad = tmp_path / "gt.csv"
+    bad.write_text("s21,1,wave_hand,10,20\ns22,2,wave_hand,1,2\n")
+    r = subprocess.run([sys.executable, "-m", "bharnet.cli", "eval-online", str(out), "--gt", str(bad)],
+                       capture_output=True, text=True)
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and f"{bad}:2:" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "bharnet.cli", "detect", str(tmp_path / "none.npy")],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "not found" in r.stderr
+
+
+# ---- training data: streams cut into clips with a background class ---------------------------
+def test_regions_label_decision_frames():
+    from bharnet.online.windows import regions
+
+    acts = [Action("a", 10, 19), Action("b", 30, 39)]
+    # a: decisions from 10 + ceil(0.3 * 10) = 13 to 19; nothing in 20..22 (guard 3) nor 10..12
+    assert regions(acts, 45, onset=0.3, guard=3) == [
+        (0, 9, "background"), (13, 19, "a"), (23, 29, "background"), (33, 39, "b"),
+        (43, 44, "background")]
+    assert regions([Action("a", 0, 9)], 10, onset=0.0, guard=0) == [(0, 9, "a")]
+    with pytest.raises(ValueError, match="after the stream's last frame"):
+        regions([Action("a", 50, 60)], 45)
+
+
+def test_stream_windows_and_synth_streams(tmp_path):
+    from bharnet.data.dataset import load
+    from bharnet.online.synthetic import DISTRACTORS, stream
+
+    kp, acts = stream(5, actions=6)
+    assert acts and not {a.label for a in acts} & set(DISTRACTORS)
+    assert main(["synth-streams", "--out", str(tmp_path / "s"), "--seeds", "1", "3", "--actions", "4"]) == 0
+    gt = read_csv(tmp_path / "s/annotations.csv")
+    assert sorted(gt) == ["seed1", "seed2", "seed3"]
+    assert main(["stream-windows", str(tmp_path / "s"), "--gt", str(tmp_path / "s/annotations.csv"),
+                 "--val-every", "3", "--window", "31", "--out", str(tmp_path / "w.npz")]) == 0
+    ds = load(tmp_path / "w.npz")
+    assert ds.classes[-1] == "background"
+    assert set(ds.splits) == {"train", "val"} and all(n.startswith("seed3_") for n in ds.splits["val"])
+    from bharnet.online.windows import regions
+
+    # every clip ends at its region's last decision frame and starts window - 1 frames before its
+    # first one (or at the stream's start)
+    n_regions = sum(len(regions(gt[s], len(np.load(tmp_path / f"s/{s}.npz")["keypoints"]))) for s in gt)
+    assert len(ds) == n_regions
+    for c in ds.clips:
+        seq, first = c.name.split("_")[:2]
+        last = int(first) + c.num_frames - 1 - min(int(first), 30)
+        lbl = ds.classes[c.label]
+        assert (int(first), last, lbl) in regions(gt[seq], len(np.load(tmp_path / f"s/{seq}.npz")["keypoints"]))

@@ -9,6 +9,17 @@
 
 namespace bharnet::runtime {
 
+namespace {
+struct Hold {   // a track's busy flag, cleared however the push ends
+  std::atomic<bool>& flag;
+  explicit Hold(std::atomic<bool>& f) : flag(f) {
+    if (flag.exchange(true, std::memory_order_acquire))
+      throw std::runtime_error("frame runtime: two threads pushed one track at once (lock each track)");
+  }
+  ~Hold() { flag.store(false, std::memory_order_release); }
+};
+}  // namespace
+
 void softmax(const float* z, int64_t n, double* p) {
   if (n <= 0) return;
   double m = z[0];
@@ -80,6 +91,7 @@ std::unique_ptr<FrameTrack> FrameRuntime::new_track() const {
 }
 
 void FrameRuntime::reset(FrameTrack& t) const {
+  Hold hold(t.busy);
   t.prep.reset();
   t.count = 0;
   program_->reset(*t.step);
@@ -98,6 +110,7 @@ FrameResult FrameRuntime::push(FrameTrack& t, const RawFrame& f, double ts) cons
   const FramePlan& p = plan_;
   if (f.persons < 0 || f.cols < p.coords || f.score_col >= f.cols || !f.rows)
     throw std::invalid_argument("frame runtime: a raw frame with too few columns");
+  Hold hold(t.busy);
   const bool body = t.prep.push(p, f);
   const int64_t W = p.window, H = p.has_hands ? 2 * p.persons : 0;
   const int64_t i = t.count % W;

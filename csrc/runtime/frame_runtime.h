@@ -11,6 +11,7 @@
 // The lead: a track is first stepped `lead` missing (all-zero) frames so that predictions land
 // on the frames the window mode recognises (sdk/streaming.py says why).
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -30,6 +31,7 @@ class FrameTrack {
   std::vector<float> hand;         // [window][2M] hand mask
   std::vector<float> out;          // the last prediction's outputs, concatenated
   int64_t count = 0;               // frames since the last reset
+  std::atomic<bool> busy{false};   // set while a thread pushes it: a second one is refused
   size_t nbytes() const;
 };
 

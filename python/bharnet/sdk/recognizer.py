@@ -641,12 +641,13 @@ class Recognizer:
         with tr.lock:
             tr.check_time(ts, self.options.max_gap_ms, self.options.gap_periods)
             tr.tick(ts, now)
+            due = tr.count >= tr.window and (tr.count - tr.window) % self.stride == 0
+            if not due:   # most frames: nothing to time or assemble
+                self._native.push(tr.stream.track, rows, ts, col)
+                return None
             t1 = time.perf_counter()
             out = self._native.push(tr.stream.track, rows, ts, col)
             step_ms = (time.perf_counter() - t1) * 1000.0
-            due = tr.count >= tr.window and (tr.count - tr.window) % self.stride == 0
-        if not due:
-            return None
         rec = self._native_recognition(tr, out, step_ms, t0)
         if self.on_result is not None:
             self._callback(rec)

@@ -353,7 +353,10 @@ def plot(res: dict, path: pathlib.Path) -> None:
     ax = axes[2]
     soak = res["soak"]["rss_mb"]
     if soak:
-        ax.plot([s for s, _ in soak], [m for _, m in soak], color="#2b7bb9")
+        mb = [m for _, m in soak]
+        ax.plot([s for s, _ in soak], mb, color="#2b7bb9")
+        ax.set_ylim(min(mb) - 20, max(mb) + 20)   # flat at a readable scale (+-20 MiB)
+        ax.ticklabel_format(axis="y", useOffset=False)
     ax.set_xlabel("s", fontsize=8)
     ax.set_ylabel("RSS, MiB", fontsize=8)
     ax.set_title(f"soak: 8 tracks, {res['soak']['frames']} frames, ids churned", fontsize=10)
@@ -375,11 +378,15 @@ def main(argv=None) -> int:
     ap.add_argument("--quiet", action="store_true")
     ap.add_argument("--fresh", action="store_true", help="export the default-width bundle again")
     ap.add_argument("--memory-child", choices=["native", "python"], help=argparse.SUPPRESS)
+    ap.add_argument("--plot-only", action="store_true", help="redraw --png from --out, measure nothing")
     ap.add_argument("--out", type=pathlib.Path, default=RESULTS / "frame_path.json")
     ap.add_argument("--png", type=pathlib.Path, default=RESULTS / "frame_path.png")
     args = ap.parse_args(argv)
     if args.memory_child:
         print(json.dumps(memory_child(args.memory_child)))
+        return 0
+    if args.plot_only:
+        plot(json.loads(args.out.read_text()), args.png)
         return 0
     repeats = args.repeats or (4 if args.quick else 60)
     soak_s = args.soak_s or (4.0 if args.quick else 120.0)

@@ -104,7 +104,6 @@ FramePrep::FramePrep(const FramePlan& p) {
   sorted_.assign(size_t(c + 1), {});
   for (auto& v : sorted_) v.reserve(most);
   merged_.reserve(most);
-  scratch_.reserve(most);
   body_in.assign(size_t(C * vb * M), 0.0f);
   hand_in.assign(size_t(C * kHand * H), 0.0f);
   mask_in.assign(size_t(H), 0.0f);
@@ -127,7 +126,7 @@ size_t FramePrep::nbytes() const {
                         &hand_.prev_s, &blen_, &hd_, &hcentre_, &raw_x_, &raw_s_, &nx_, &hx_, &hs_, &body_in,
                         &hand_in, &mask_in})
     n += v->capacity() * sizeof(float);
-  n += (blen_n_.capacity() + hn_.capacity()) * sizeof(int32_t) + scratch_.capacity() * sizeof(float);
+  n += (blen_n_.capacity() + hn_.capacity()) * sizeof(int32_t);
   for (const auto& v : sorted_) n += v.capacity() * sizeof(float);
   n += (in_.capacity() + out_.capacity() + merged_.capacity()) * sizeof(float);
   return n;

@@ -105,7 +105,7 @@ class FramePrep {
   std::vector<int32_t> hn_;      // [K][2M]: their number
   std::vector<float> hcentre_;   // [K][2M][coords]: each hand's centre in each frame
   std::vector<float> raw_x_, raw_s_;   // this frame, split (source joints)
-  std::vector<float> nx_, ns_, hx_, hs_, scratch_;   // this frame, normalised; scratch
+  std::vector<float> nx_, hx_, hs_;   // this frame, normalised
 };
 
 }  // namespace bharnet::runtime

@@ -125,8 +125,13 @@ def background(args) -> int:
                        "gestures": list(synthetic.GESTURES), "distractors": list(synthetic.DISTRACTORS),
                        "test_gestures": sum(len(a) for _, _, a in test)},
            "runs": {}, "summary": {}}
+    path = args.out.with_name("online_background.json")
+    earlier = json.loads(path.read_text()) if path.is_file() else {}
+    if earlier.get("streams") != out["streams"]:
+        earlier = {}   # other streams: nothing to keep
     for group, bundles in (("learned_background", args.learned), ("segmented_clips", args.segmented)):
-        rows = []
+        # runs of other bundles measured earlier on the same streams are kept (one bundle per seed)
+        rows = [r for r in earlier.get("runs", {}).get(group, []) if r["bundle"] not in (bundles or [])]
         for b in bundles or []:
             rule, best, _, m, scored, recs, det = evaluate(b, val, test)
             rows.append({"bundle": b, "classes": det.classes, "rule": {k: best[k] for k in
@@ -134,7 +139,7 @@ def background(args) -> int:
             print(f"{group} {b}: rule {rule.enter}/{rule.exit}/{rule.min_ms:g}/{rule.gap_ms:g}; test "
                   + ", ".join(f"{k} {m[k]:.3f}" for k in keys)
                   + f", latency from end median {m['latency_from_end_ms']['median']}")
-            if group == "learned_background" and len(rows) == 1:
+            if group == "learned_background" and b == (bundles or [None])[0] and not earlier:
                 timeline(args.png.with_name("online_background.png"), scored, FPS, recs,
                          sequences=[n for n, _, _ in test[:2]])
         out["runs"][group] = rows
@@ -147,7 +152,6 @@ def background(args) -> int:
                     v = [r["test"][k] for r in rows]
                 summ[k] = {"mean": float(np.mean(v)), "std": float(np.std(v)), "n": len(v)}
             out["summary"][group] = summ
-    path = args.out.with_name("online_background.json")
     path.write_text(json.dumps(out, indent=1) + "\n")
     print(f"wrote {path}")
     return 0

@@ -112,6 +112,7 @@ def select(args) -> int:
             print(f"{name} seed {s}: val top1 {m['top1']:.4f} ({m.get('timing', {}).get('train_s')} s)")
     best = max(res["candidates"], key=lambda k: res["candidates"][k]["val_top1"]["mean"])
     res["chosen"] = best
+    res["not_run"] = [k for k in CANDIDATES if k not in res["candidates"]]
     out.write_text(json.dumps(res, indent=2) + "\n")
     print(f"chosen: {best} -> {out}")
     return 0

@@ -19,7 +19,9 @@ RUN_LANGS = ("python", "bash")
 SKIP_REASONS = ("gpu", "tensorrt", "jetson", "camera", "ros", "video", "long")
 MARKER = re.compile(r"(?<!`)<!--\s*docs-test:(.*?)-->")   # not one quoted in `code`
 SKIP = re.compile(r"<!-- docs-test: skip (\w+) -->")
-FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})\s*([\w+-]*)")
+# an opening fence (CommonMark: a backtick fence's info string holds no backtick, so a line that
+# starts with inline code such as ```` ```bash ```` is prose)
+FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})\s*([\w+-]*)[^`]*$")
 
 
 @dataclass
@@ -51,7 +53,8 @@ def blocks(path: pathlib.Path) -> list[Block]:
             continue
         indent, fence, lang = m.groups()
         j = i + 1
-        while j < len(lines) and not lines[j].strip().startswith(fence):
+        closing = re.compile(rf"{re.escape(fence[0])}{{{len(fence)},}}\s*")
+        while j < len(lines) and not closing.fullmatch(lines[j].strip()):
             j += 1
         if j == len(lines):
             raise ValueError(f"{path.relative_to(REPO)}:{i + 1}: a ``` fence is never closed")

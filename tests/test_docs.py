@@ -213,3 +213,13 @@ def test_every_public_sdk_name_is_documented():
         obj = getattr(sdk, name)
         if name not in constants:
             assert inspect.getdoc(obj), f"sdk.{name} has no docstring"
+
+
+def test_readme_links_resolve():
+    """The README is not part of the site (mkdocs does not check it): its relative links and its
+    picture must name files that exist."""
+    readme = (REPO / "README.md").read_text()
+    targets = re.findall(r"\]\(([^)\s]+)\)", readme)
+    assert targets, "the README links nowhere"
+    broken = [t for t in targets if "://" not in t and not (REPO / t.split("#")[0]).exists()]
+    assert not broken, f"README.md links to missing files: {broken}"

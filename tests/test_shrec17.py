@@ -109,6 +109,8 @@ def test_spec_field_is_written_only_when_used():
         InputSpec(hand_routing="one", body_layout="coco17")
     with pytest.raises(ValueError, match="hand_routing"):
         InputSpec(hand_routing="left")
+    with pytest.raises(ValueError, match="hand_frame must be 'wrist'"):
+        InputSpec(**ONE, hand_frame="body")
 
 
 def test_side_less_hand_fills_the_right_slot_and_the_body():
@@ -182,6 +184,20 @@ def test_training_accepts_hand_only_data(tmp_path):
         check_compatible(data, input_spec(cfg), cfg["model"]["variant"])
 
 
+@pytest.mark.parametrize("recipe", ["shrec17_14", "shrec17_28", "shrec17_14_streaming",
+                                    "shrec17_28_streaming"])
+def test_shipped_recipes_route_one_hand_and_never_mirror_the_path(recipe):
+    from bharnet.training.config import input_spec, load_config
+
+    cfg = load_config(str(pathlib.Path(__file__).parents[1] / "training/configs" / f"{recipe}.yaml"))
+    spec = input_spec(cfg)
+    assert spec.hand_routing == "one" and spec.coords == 3
+    assert cfg["data"]["augment"]["flip"] == 0.0 and not cfg["train"]["test_flip"]
+    assert spec.causal == recipe.endswith("_streaming")
+    if spec.causal:   # the decision at the sequence's last frame
+        assert cfg["data"]["sample"] == "stream" and cfg["train"]["test_clips"] == 1
+
+
 # ---- real data: a few epochs on a subset must clear a floor a broken model cannot -----------------
 # six gestures: three of hand shape (grab, expand, pinch) and three of path (swipes right, left, up)
 CHECK_GESTURES = (1, 3, 4, 7, 8, 9)
@@ -209,3 +225,106 @@ def test_real_shrec_few_epochs_clear_a_floor(tmp_path):
     }
     m = train(cfg, tmp_path / "run", threads=1, quiet=True)
     assert m["top1"] >= CHECK_FLOOR, m["top1"]
+
+
+# ---- the SDK on real hands: live pushes equal `bharnet eval` ---------------------------------------
+def _shrec_checkpoint(path, recipe: str, ds, **backbone):
+    """The shipped recipe's preprocessing and structure, narrowed, with random weights (what matters
+    is that serving repeats evaluation exactly; tests/continual_helpers.random_model)."""
+    from continual_helpers import random_model
+
+    from bharnet.training.checkpoint import save_checkpoint
+    from bharnet.training.config import input_spec, load_config
+
+    cfg = load_config(str(pathlib.Path(__file__).parents[1] / "training/configs" / recipe))
+    cfg["model"]["backbone"].update(base_channels=8, **backbone)
+    cfg["model"]["use_kernels"] = False
+    model = random_model(cfg, seed=3, classes=ds.num_classes)
+    return save_checkpoint(path, config=cfg, num_classes=ds.num_classes, classes=list(ds.classes),
+                           hand_intensive=list(ds.hand_intensive), source_layout=ds.layout,
+                           spec=input_spec(cfg).to_dict(), model=model.state_dict())
+
+
+def _eval_probs(ckpt, clips, layout):
+    from test_serving_equals_eval import _eval_scores
+
+    return _eval_scores(ckpt, clips, layout)
+
+
+def _as_holistic(kp):
+    """A shrec22 clip [1,T,22,3] as MediaPipe Holistic rows [T,75,4]: no pose, no left hand, the
+    hand in the right-hand rows (the palm dropped), visibility 0 as MediaPipe stores for hands."""
+    out = np.zeros((kp.shape[1], 75, 4), np.float32)
+    out[:, 54:75, :3] = kp[0][:, get_layout("shrec22").index_map(HAND21)]
+    return out
+
+
+def _last(recs):
+    recs = list(recs)
+    assert recs, "the stream gave no recognition"
+    return recs[-1]
+
+
+def _check_probs(rec_result, classes, p, tol=1e-4):
+    assert rec_result.label == classes[int(p.argmax())]
+    got = dict(rec_result.top_k)
+    for cls, prob in zip(classes, p):
+        if cls in got:
+            assert abs(got[cls] - prob) <= tol, cls
+
+
+@pytest.fixture(scope="module")
+def shrec_test_clips():
+    if not (SHREC_ROOT / "test_gestures.txt").is_file():
+        missing(f"SHREC'17 data not found at {SHREC_ROOT}")
+    ds = shrec17.convert_shrec17(SHREC_ROOT, gestures=(1, 4, 7, 14))
+    clips = [c for c in ds.subset("test")][5::40]          # 41-71 frames: shorter and longer than the window
+    return ds, clips
+
+
+@pytest.mark.slow
+def test_sdk_streaming_bundle_live_pushes_equal_eval(shrec_test_clips, tmp_path):
+    """The streaming recipe: frames pushed one by one (3D hand keypoints, shrec22 rows, and the same
+    hand as a MediaPipe Holistic stream with no pose), continual mode on both backends and window
+    mode: the recognition at each sequence's last frame equals `bharnet eval`'s score."""
+    from bharnet import sdk
+    from bharnet.export.builder import export_checkpoint
+
+    ds, clips = shrec_test_clips
+    ckpt = _shrec_checkpoint(tmp_path / "s.pt", "shrec17_14_streaming.yaml", ds)
+    bundle = export_checkpoint(str(ckpt), tmp_path / "s.bharnet", fp16=False, quiet=True,
+                               schedules=("atrous",))
+    ref = _eval_probs(ckpt, clips, "shrec22")
+    lengths = [c.num_frames for c in clips]
+    assert min(lengths) < 57 < max(lengths)                 # partial and full windows both checked
+    runs = [("shrec22", dict(mode="continual", schedule="atrous", backend="native")),
+            ("shrec22", dict(mode="continual", schedule="atrous", backend="onnxruntime")),
+            ("shrec22", dict(mode="window", backend="onnxruntime")),
+            ("mediapipe_holistic", dict(mode="continual", schedule="atrous", backend="native"))]
+    for layout, kw in runs:
+        rec = sdk.Recognizer(bundle, layout=layout, stride=1, **kw)
+        for c, p in zip(clips, ref):
+            frames = c.keypoint[0] if layout == "shrec22" else _as_holistic(c.keypoint)
+            r = _last(rec.run(list(frames), fps=30))
+            assert r.outcome != "no_person", (layout, kw)
+            _check_probs(r, rec.classes, p)
+
+
+@pytest.mark.slow
+def test_sdk_windowed_bundle_on_real_hands(shrec_test_clips, tmp_path):
+    """The windowed recipe (stretch sampling: it needs the whole sequence): run(clip) on both
+    backends, from shrec22 rows and from Holistic rows with only the hand, equals `bharnet eval`."""
+    from bharnet import sdk
+    from bharnet.export.builder import export_checkpoint
+
+    ds, clips = shrec_test_clips
+    ckpt = _shrec_checkpoint(tmp_path / "w.pt", "shrec17_14.yaml", ds)
+    bundle = export_checkpoint(str(ckpt), tmp_path / "w.bharnet", fp16=False, quiet=True)
+    ref = _eval_probs(ckpt, clips, "shrec22")
+    for backend in ("onnxruntime", "native"):
+        for layout in ("shrec22", "mediapipe_holistic"):
+            rec = sdk.Recognizer(bundle, layout=layout, backend=backend)
+            for c, p in zip(clips, ref):
+                r = rec.run(c.keypoint if layout == "shrec22" else _as_holistic(c.keypoint))
+                assert r.outcome != "no_person"
+                _check_probs(r, rec.classes, p)

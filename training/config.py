@@ -35,6 +35,7 @@ DEFAULTS: dict = {
         "norm_horizon": 32,           # causal-v1: frames of trailing statistics
         "pool_steps": None,           # valid backbone: window = RF + total_stride * (pool_steps - 1)
         "hand_routing": "both",       # both | one (one tracked hand: bharnet.data.spec.HAND_ROUTINGS)
+        "hand_frame": "wrist",        # wrist | body: the hands' own frame or the body's (spec.HAND_FRAMES)
     },
     "train": {
         "epochs": 60,
@@ -242,7 +243,8 @@ def input_spec(cfg: dict):
                      stream=d["stream"], coords=d["coords"], with_score=d["with_score"],
                      window=d["window"], num_person=d["num_person"],
                      score_threshold=d["score_threshold"], normalisation=d["normalisation"],
-                     norm_horizon=d["norm_horizon"], hand_routing=d["hand_routing"])
+                     norm_horizon=d["norm_horizon"], hand_routing=d["hand_routing"],
+                     hand_frame=d["hand_frame"])
 
 
 # What `model.use_kernels: auto` picks per device type: the path bench/kernels.py measured faster

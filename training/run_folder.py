@@ -1,6 +1,6 @@
 """Run folders: where `bharnet train` and `bharnet train-rgb` write, and when they refuse to.
 
-Policy (README, "Run folders"):
+Policy (docs/guides/command-line.md, "Run folders"):
 - A work dir that already holds files is never written into silently: the command refuses in one
   line, unless --resume (continue the run there, `bharnet train` only) or --force (delete that
   earlier run first; only a folder a bharnet run wrote is deleted, recognised by its run.json or

@@ -74,9 +74,10 @@ def hands_problem(layout: str | Layout, spec: InputSpec) -> str | None:
         return None
     if (spec.unified or spec.hands) and not source_has_hands(src):
         what = "a unified whole-body graph" if spec.unified else "a hand expert"
-        return (f"the model has {what} but source layout {src.name!r} has no left_hand/right_hand "
-                f"parts; use a whole-body layout (e.g. coco_wholebody, mediapipe_holistic), a "
-                f"body-only model, or data.hand_routing: one for one-hand data (hand21, shrec22)")
+        return (f"the model has {what} but source layout {src.name!r} has no hands (no left_hand/"
+                f"right_hand parts); use a whole-body layout (e.g. coco_wholebody, "
+                f"mediapipe_holistic), a body-only model, or data.hand_routing: one for one-hand "
+                f"data (hand21, shrec22)")
     return None
 
 
@@ -96,7 +97,7 @@ def _plan(layout_name: str, spec: InputSpec) -> _Plan:
         wanted = [int(i) for i in src.index_map(get_layout(UNIFIED_LAYOUT))]
         n_body = len(wanted)
     else:
-        if spec.body:
+        if spec.needs_body_joints:  # a body input, or the frame the hands are placed in
             wanted = [int(i) for i in src.index_map(get_layout(spec.body_layout))]
             n_body = len(wanted)
         if spec.hands:

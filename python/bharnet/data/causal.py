@@ -21,7 +21,7 @@ from ..layouts import Layout, get_layout
 from .adapt import Adapted, adapt
 from .augment import Augment, augment_adapted
 from .inputs import TIME_AXIS, to_inputs
-from .normalise import body_stats, hand_presence, hand_stats
+from .normalise import body_stats, hand_presence, hand_stats, hands_to_body_frame
 from .spec import UNIFIED_LAYOUT, InputSpec
 
 _PARTS = ("body", "body_score", "hand", "hand_score", "joints", "joints_score")
@@ -66,17 +66,21 @@ def _concat(a: Adapted, b: Adapted, keep: int) -> Adapted:
 
 
 def _body_frames(x, score, layout_name: str, horizon: int, start: int):
-    """Body-like part [M,T,V,C]: frames [start, T) each normalised by its trailing statistics."""
+    """Body-like part [M,T,V,C]: frames [start, T) each normalised by its trailing statistics.
+    Also returns each frame's centre [T',1,C] and scale [T',1,1] (0 and 1 where no body)."""
     present = score > 0
     t_all = x.shape[1]
     out = np.zeros_like(x[:, start:])
+    centres = np.zeros((t_all - start, 1, x.shape[-1]), np.float32)
+    scales = np.ones((t_all - start, 1, 1), np.float32)
     for t in range(start, t_all):
         if not present[:, t].any():  # nothing to normalise: the frame stays zero
             continue
         lo = max(0, t - horizon + 1)
         c, s = body_stats(x[:, lo:t + 1], present[:, lo:t + 1], layout_name)
         out[:, t - start] = np.where(present[:, t, :, None], (x[:, t] - c) / s, np.float32(0))
-    return out, score[:, start:]
+        centres[t - start, 0], scales[t - start] = c, s
+    return out, score[:, start:], (centres, scales)
 
 
 def _hand_frames(h, score, horizon: int, start: int):
@@ -105,10 +109,16 @@ def normalise_causal(a: Adapted, spec: InputSpec, start: int = 0) -> tuple[Adapt
     k = spec.norm_horizon
     out, mask = Adapted(), None
     if a.body is not None:
-        out.body, out.body_score = _body_frames(a.body, a.body_score, spec.body_layout, k, start)
+        out.body, out.body_score, frame = _body_frames(a.body, a.body_score, spec.body_layout, k, start)
+        if not spec.body:  # picked only to place the hands (hand_frame "body")
+            out.body = out.body_score = None
     if a.joints is not None:
-        out.joints, out.joints_score = _body_frames(a.joints, a.joints_score, UNIFIED_LAYOUT, k, start)
-    if a.hand is not None:
+        out.joints, out.joints_score, _ = _body_frames(a.joints, a.joints_score, UNIFIED_LAYOUT, k, start)
+    if a.hand is not None and spec.hands_in_body_frame:
+        mask = hand_presence(a.hand_score[:, :, start:])
+        out.hand_score = np.where(mask[..., None], a.hand_score[:, :, start:], np.float32(0))
+        out.hand = hands_to_body_frame(a.hand[:, :, start:], out.hand_score > 0, *frame)
+    elif a.hand is not None:
         out.hand, out.hand_score, mask = _hand_frames(a.hand, a.hand_score, k, start)
     return out, mask
 

@@ -60,11 +60,18 @@ CAUSAL_NORMALISATION = {
 }
 
 
+HAND_BODY_FRAME = ("hand_frame body: the hands get the body's centre and scale (per window, or per "
+                   "frame over [t-K+1, t] when causal) instead of their own; left hand x mirrored "
+                   "about the body centre")
+
+
 def normalisation_metadata(spec: InputSpec) -> dict:
     """What goes into the bundle's metadata: the method plus the spec it was applied with."""
-    if spec.causal:
-        return {**CAUSAL_NORMALISATION, "horizon": spec.norm_horizon, "spec": spec.to_dict()}
-    return {**NORMALISATION, "spec": spec.to_dict()}
+    base = CAUSAL_NORMALISATION if spec.causal else NORMALISATION
+    extra = {"horizon": spec.norm_horizon} if spec.causal else {}
+    if spec.hands_in_body_frame:
+        extra["hand"] = HAND_BODY_FRAME
+    return {**base, **extra, "spec": spec.to_dict()}
 
 
 def norm(v: np.ndarray) -> np.ndarray:
@@ -137,12 +144,25 @@ def hand_presence(score: np.ndarray) -> np.ndarray:
     return (score > 0).sum(-1) >= HAND_MIN_JOINTS
 
 
+def hands_to_body_frame(h: np.ndarray, present: np.ndarray, centre: np.ndarray, scale) -> np.ndarray:
+    """Hands [M,2,T,21,C] placed in the body's frame (hand_frame "body"): the body's centre and
+    scale, left hand mirrored in x about the body centre (so a left-handed signer looks like a
+    right-handed one to the shared hand expert). `centre` [C] or [T,1,C] per frame, `scale` a
+    number or [T,1,1]. Missing joints stay zero."""
+    out = np.where(present[..., None], (h - centre) / scale, np.float32(0))
+    out[:, 0, ..., 0] *= -1.0
+    return out.astype(np.float32)
+
+
 def normalise(a: Adapted, spec: InputSpec) -> np.ndarray | None:
     """Normalise in place; returns the hand presence mask [M,2,T] (None without hands)."""
     if a.body is not None:
         present = a.body_score > 0
         c, s = body_stats(a.body, present, spec.body_layout)
         a.body = np.where(present[..., None], (a.body - c) / s, np.float32(0)).astype(np.float32)
+        body_frame = (c, s)
+        if not spec.body:  # picked only to place the hands (hand_only with hand_frame "body")
+            a.body = a.body_score = None
     if a.joints is not None:
         present = a.joints_score > 0
         c, s = body_stats(a.joints, present, UNIFIED_LAYOUT)
@@ -152,6 +172,9 @@ def normalise(a: Adapted, spec: InputSpec) -> np.ndarray | None:
     mask = hand_presence(a.hand_score)
     a.hand_score = np.where(mask[..., None], a.hand_score, np.float32(0))
     present = a.hand_score > 0
+    if spec.hands_in_body_frame:
+        a.hand = hands_to_body_frame(a.hand, present, *body_frame)
+        return mask
     centre, scale = hand_stats(a.hand, present)
     h = np.where(present[..., None], (a.hand - centre) / scale, np.float32(0))
     h[:, 0, ..., 0] *= -1.0  # mirror the left hand in x

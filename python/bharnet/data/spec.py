@@ -14,6 +14,11 @@ UNIFIED_LAYOUT = "unified"
 # "causal-v1": frame t is normalised once, with statistics of frames [t-K+1, t] of its own stream,
 # and motion is the backward difference, so a prepared frame never changes (streaming models).
 NORMALISATIONS = ("window", "causal-v1")
+# where each hand is placed: "wrist" (own frame: centred on its wrist, scaled by its own size; the
+# shape only) or "body" (the body's centre and scale, as the body joints: shape *and* where the
+# hand is relative to the face and chest, which signs need). "body" needs the body joints even
+# for a hand-only model (they give the frame, not an input).
+HAND_FRAMES = ("wrist", "body")
 # How tracked hands enter the hand expert (adapt.py):
 # "both": the left hand in slot 0 (mirrored by the normalisation), the right hand in slot 1.
 # "one":  one hand per person (SHREC'17, a single tracked hand): per frame the hand with more present
@@ -25,7 +30,8 @@ HAND_ROUTINGS = ("both", "one")
 # fields added after the first bundles: written only when they differ from the default, so a
 # windowed model's spec dict stays what older readers expect
 _CAUSAL_FIELDS = ("normalisation", "norm_horizon")
-_ROUTING_FIELDS = ("hand_routing",)
+# fields written only when not their default, so older bundles keep their meaning: name -> default
+_OPTIONAL_FIELDS = {"hand_frame": "wrist", "hand_routing": "both"}
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,7 @@ class InputSpec:
     score_threshold: float = 0.3  # below this a keypoint counts as missing
     normalisation: str = "window"  # see NORMALISATIONS
     norm_horizon: int = 32        # K: frames of trailing statistics (causal normalisation only)
+    hand_frame: str = "wrist"     # see HAND_FRAMES
     hand_routing: str = "both"    # see HAND_ROUTINGS
 
     def __post_init__(self):
@@ -65,6 +72,11 @@ class InputSpec:
         if self.hand_routing == "one" and (self.unified or (self.body and self.body_layout != "hand21")):
             raise ValueError("InputSpec.hand_routing 'one' feeds the body expert the routed hand: it "
                              "needs body_layout 'hand21' (or no body expert) and no unified graph")
+        if self.hand_frame not in HAND_FRAMES:
+            raise ValueError(f"InputSpec.hand_frame must be one of {HAND_FRAMES}, got {self.hand_frame!r}")
+        if self.hand_routing == "one" and self.hand_frame != "wrist":
+            raise ValueError("InputSpec.hand_routing 'one' places the hand in its own (wrist) frame; "
+                             "its path goes to the body expert: hand_frame must be 'wrist'")
         if not (self.unified or self.body or self.hands):
             raise ValueError("InputSpec: body, hands and unified are all off; the model has no input")
         get_layout(self.body_layout)  # KeyError naming the known layouts
@@ -75,8 +87,8 @@ class InputSpec:
         if not self.causal:  # a windowed spec has no use for the causal fields
             for k in _CAUSAL_FIELDS:
                 d.pop(k)
-        if self.hand_routing == "both":  # the default: bundles from before the field stay unchanged
-            for k in _ROUTING_FIELDS:
+        for k, default in _OPTIONAL_FIELDS.items():
+            if d[k] == default:
                 d.pop(k)
         return d
 
@@ -92,6 +104,16 @@ class InputSpec:
     def causal(self) -> bool:
         """Frames are prepared once, from the current and past frames only (streaming models)."""
         return self.normalisation != "window"
+
+    @property
+    def hands_in_body_frame(self) -> bool:
+        """The hands are normalised with the body's centre and scale (hand_frame "body")."""
+        return self.hands and not self.unified and self.hand_frame == "body"
+
+    @property
+    def needs_body_joints(self) -> bool:
+        """The adapter must pick the body joints: a body input, or the hands' body frame."""
+        return not self.unified and (self.body or self.hands_in_body_frame)
 
     # ---- shapes --------------------------------------------------------------
     @property

@@ -5,5 +5,5 @@
 
 Importing this package imports no ROS: rclpy is imported by the command handlers, so
 `import bharnet.sdk` and `bharnet --help` work where ROS 2 is not installed. Message schema:
-cloud.py and the README's "ROS 2" section.
+cloud.py and docs/guides/ros2.md.
 """

@@ -1,6 +1,6 @@
 """Keypoint frames <-> sensor_msgs/PointCloud2, in NumPy only (no ROS import).
 
-The layout on the wire (README "ROS 2"):
+The layout on the wire (docs/guides/ros2.md, "Input"):
   - one row of the cloud (height) per person, one point (width) per keypoint, in layout order;
   - fields `x`, `y` (required), `z`, `score` (optional), any numeric PointField type; they become
     the SDK's rows [V, C] with the columns in that order (x, y[, z][, score]);

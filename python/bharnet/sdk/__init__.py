@@ -1,7 +1,7 @@
 """bharnet.sdk: the deployable, torch-free runtime.
 
     from bharnet import sdk
-    rec = sdk.Recognizer()                 # embedded demo model (synthetic data, see README)
+    rec = sdk.Recognizer()                 # embedded demo model (synthetic data only)
     for r in rec.run(frames): print(r.label, r.score)
 
 Importing this package imports no torch and no onnx; onnxruntime is loaded only when a

@@ -43,7 +43,8 @@ def register(sub) -> None:
     p.add_argument("--model", default=None, help="a .bharnet bundle (default: the embedded demo model)")
     p.add_argument("--layout", default=None, choices=available_layouts(),
                    help="layout of the keypoints (default: inferred from the keypoint count: 75 "
-                        "mediapipe_holistic, 133 coco_wholebody, 25 ntu25, 15 jhmdb15, 17 coco17; "
+                        "mediapipe_holistic, 133 coco_wholebody, 25 ntu25, 15 jhmdb15, 17 coco17, 21 hand21, "
+                        "22 shrec22; "
                         "mediapipe_holistic for --video)")
     p.add_argument("--fps", type=float, default=None, help="frame rate (default: the video's, or 30)")
     p.add_argument("--window", type=int, default=None,

@@ -161,7 +161,7 @@ def modes_part(model, backend: str, kp: np.ndarray, quiet: bool) -> None:
     cont = Recognizer(model, backend=backend, max_gap_ms=None, threads=1)   # mode auto
     if cont.mode != "continual":
         print("continual mode: this model is windowed (no step graphs); a streaming model computes "
-              "each frame once (see README: Continual streaming)")
+              "each frame once (see docs/guides/sdk.md: window and continual modes)")
         return
     # window mode on the same backend as the continual one ("auto" may pick differently per mode)
     recs = {"window": Recognizer(model, backend=cont.backend.name, mode="window", max_gap_ms=None,

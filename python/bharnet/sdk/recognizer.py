@@ -39,7 +39,8 @@ log = logging.getLogger("bharnet.sdk")
 _LATENCIES = 4096   # recent window latencies kept for stats() percentiles
 # layouts a Recognizer(layout=None) recognises by their number of keypoints per frame
 _LAYOUT_BY_JOINTS = {get_layout(n).num_joints: n for n in
-                     ("mediapipe_holistic", "coco_wholebody", "ntu25", "jhmdb15", "coco17")}
+                     ("mediapipe_holistic", "coco_wholebody", "ntu25", "jhmdb15", "coco17",
+                      "hand21", "shrec22")}
 
 
 _SCORED = ("logits", "body_logits", "hand_logits")   # outputs a Recognition reports on
@@ -803,7 +804,8 @@ class Recognizer:
                               ev.track_id)
 
     def _presence(self, kp, sc) -> float:
-        return body_presence(kp, sc, self.layout, self.spec.coords, self.spec.score_threshold)
+        return body_presence(kp, sc, self.layout, self.spec.coords, self.spec.score_threshold,
+                             hands=self.spec.hand_routing == "one")
 
     def _no_person(self, track_id, start_ms, end_ms, frames, presence) -> Recognition:
         return Recognition(label=None, score=None, track_id=track_id, start_ms=start_ms,

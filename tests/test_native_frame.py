@@ -300,6 +300,20 @@ def test_the_python_path_and_why(streaming_bundle, windowed_bundle):
     assert sdk.Recognizer(layout=HOLISTIC).info["frame_path"] == "native"   # auto, embedded model
 
 
+@pytest.mark.parametrize("extra,why", [(dict(hand_frame="body"), "hand_frame 'body'"),
+                                       (dict(hand_routing="one", body_layout="hand21"),
+                                        "hand_routing 'one'")])
+def test_preparations_without_a_native_form_take_the_python_path(extra, why):
+    """A spec whose preparation the native code does not reproduce is refused by the native
+    path with a reason (the Recognizer then runs the Python path and reports it)."""
+    from bharnet.backends.native_frame import unsupported
+
+    runner = sdk.Recognizer(layout=HOLISTIC, frame_path="python")._runner
+    spec = InputSpec(**{**DEMO, **extra})
+    assert why in unsupported(HOLISTIC, spec, runner)
+    assert unsupported(HOLISTIC, InputSpec(**DEMO), runner) is None
+
+
 def test_layout_named_by_the_first_frame(holistic_stream):
     a, b = sdk.Recognizer(backend="native"), sdk.Recognizer(backend="native", frame_path="python")
     assert a.info["frame_path"] == "native" and b.info["frame_path"] == "python"

@@ -41,6 +41,11 @@ def unsupported(layout: str, spec: InputSpec, runner) -> str | None:
         return "the step runner is not the native step runtime"
     if not spec.causal:
         return f"normalisation {spec.normalisation!r} is not causal"
+    # preparations the native code does not reproduce (the Python path runs them)
+    if getattr(spec, "hand_routing", "both") != "both":
+        return f"hand_routing {spec.hand_routing!r} (one routed hand) has no native preparation"
+    if getattr(spec, "hand_frame", "wrist") != "wrist":
+        return f"hand_frame {spec.hand_frame!r} (hands in the body's frame) has no native preparation"
     if spec.stream not in STREAMS:
         return f"stream {spec.stream!r} has no native preparation"
     if len(HAND21.bone_pairs) != HAND21.num_joints:

@@ -151,12 +151,26 @@ def test_recognizer_events_follow_its_recognitions(stream):
     assert all(e.emitted_frame == round(e.emitted_ms / PERIOD) for e in evs)
 
 
+def same_events(a, b, tol=1e-6):
+    """Equal events, scores to float rounding: push() runs the native frame path, stream() the
+    Python one (docs/guides/frame_path.md), which agree to rounding, not to the last bit."""
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        dx, dy = x.to_dict(), y.to_dict()
+        assert dx.keys() == dy.keys()
+        for k in dx:
+            if isinstance(dx[k], float) and isinstance(dy[k], float):
+                assert abs(dx[k] - dy[k]) <= tol, (k, dx, dy)
+            else:
+                assert dx[k] == dy[k], (k, dx, dy)
+
+
 def test_events_same_in_push_stream_window_and_continual(stream):
     kp, _ = stream
     base, _, _ = run_events(kp, push=False)
     pushed, _, _ = run_events(kp, push=True)
     # push() tracks stay open at the end (a live feed does not end); everything else is equal
-    assert [e.to_dict() for e in pushed] == [e.to_dict() for e in base[:len(pushed)]]
+    same_events(pushed, base[:len(pushed)])
     assert len(base) - len(pushed) <= 1
     window, _, w = run_events(kp, push=False, mode="window")
     assert w.mode == "window"

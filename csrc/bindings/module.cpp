@@ -6,6 +6,7 @@ namespace py = pybind11;
 namespace bharnet::bindings {
 void register_kernels(py::module_& m);  // defined in kernels_py.cpp
 void register_runtime(py::module_& m);  // defined in runtime_py.cpp
+void register_frame(py::module_& m);    // defined in frame_py.cpp
 
 #ifdef BHARNET_WITH_CUDA
 constexpr bool kWithCuda = true;
@@ -24,4 +25,5 @@ PYBIND11_MODULE(_C, m) {
   m.def("has_cuda", [] { return kWithCuda; }, "True when this build has the CUDA kernels");
   bharnet::bindings::register_kernels(m);
   bharnet::bindings::register_runtime(m);
+  bharnet::bindings::register_frame(m);
 }

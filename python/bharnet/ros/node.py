@@ -7,7 +7,6 @@ Imports rclpy and the ROS messages at module level: import it only where ROS 2 i
 """
 from __future__ import annotations
 
-import time
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -18,8 +17,9 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import PointCloud2
 from std_msgs.msg import String
 
-from ..sdk import Recognizer, TimestampError
+from ..sdk import Recognizer
 from .cloud import CloudError, decode, stamp_to_ms
+from .feed import push_cloud
 from .params import NODE_PARAMS, recognizer_kwargs
 from .payload import recognition_json
 from .session import RosError, first_line
@@ -77,32 +77,22 @@ class RecognizerNode(Node):
             self._drop("bad_message", f"dropped a keypoint message: {e}")
             return
         ts = stamp_to_ms(msg.header.stamp)
-        for track_id, frame in frames:
-            self._push(track_id, frame, ts)
+        # every person of the cloud in one call (Recognizer.push_many: one native call for all)
+        for p in push_cloud(self.rec, frames, ts):
+            self._pushed(p, ts)
 
-    def _push(self, track_id, frame: np.ndarray, ts: float) -> None:
-        t0 = time.perf_counter()
-        try:
-            rec = self.rec.push(frame, ts, track_id)
-        except TimestampError as e:
-            self._drop("timestamp", f"dropped a frame: {e}")
+    def _pushed(self, p, ts: float) -> None:
+        if p.drop is not None:
+            self._drop(p.drop, p.error, error=p.drop == "error")
             return
-        except ValueError as e:   # the SDK names what is wrong with the frame
-            self._drop("bad_frame", f"dropped a frame of track {track_id} at {ts} ms: {e}")
-            return
-        except Exception as e:    # keep serving the other tracks; the line says what broke
-            self._drop("error", f"dropped a frame of track {track_id} at {ts} ms: "
-                                f"{type(e).__name__}: {first_line(e)}", error=True)
-            return
-        push_ms = (time.perf_counter() - t0) * 1000.0
-        finite = bool(np.isfinite(frame).all())
-        self.stats.frame(track_id, push_ms, finite)
+        finite = bool(np.isfinite(p.frame).all())
+        self.stats.frame(p.track_id, p.push_ms, finite)
         if not finite:
-            self._say("nonfinite", f"track {track_id} at {ts} ms: NaN/inf keypoints, read as "
+            self._say("nonfinite", f"track {p.track_id} at {ts} ms: NaN/inf keypoints, read as "
                                    f"missing")
-        if rec is not None:
-            self.pub.publish(String(data=recognition_json(rec)))
-            self.stats.result(track_id, push_ms, float(rec.latency_ms))
+        if p.recognition is not None:
+            self.pub.publish(String(data=recognition_json(p.recognition)))
+            self.stats.result(p.track_id, p.push_ms, float(p.recognition.latency_ms))
 
     def _drop(self, reason: str, line: str, error: bool = False) -> None:
         self.stats.drop(reason)

@@ -18,6 +18,7 @@ from ..program import SCHEDULES
 from .events import EventRule
 
 MODES = ("auto", "window", "continual")
+FRAME_PATHS = ("auto", "native", "python")
 # multiply a timestamp in this unit by the factor to get milliseconds
 TIMESTAMP_UNITS = {"ms": 1.0, "s": 1000.0, "us": 1e-3, "ns": 1e-6}
 
@@ -68,6 +69,12 @@ class RecognizerOptions:
             every other frame, so predictions exist every total-stride frames: stride must be a
             multiple) or "atrous" (a prediction every frame); None: native when the stride
             allows, else atrous.
+        frame_path: continual mode's per-frame work on the native backend: "native" (the whole
+            frame, preparation to model step, in one native call: backends/native_frame.py),
+            "python" (the reference preparation in NumPy, then the native step), or "auto"
+            (native where this install and the bundle's preprocessing allow, else python;
+            stats()["frame_path"] says which and why). Other backends and window mode always
+            take the Python path.
         threads: CPU threads of the backend (None: the backend's default).
         clock: a function returning seconds on a monotonic clock (None: time.monotonic); for
             replays and tests.
@@ -94,6 +101,7 @@ class RecognizerOptions:
     min_score: float = 0.0
     mode: str = "auto"
     schedule: str | None = None
+    frame_path: str = "auto"
     threads: int | None = None
     clock: Callable[[], float] | None = None
     events: object = False
@@ -111,6 +119,7 @@ class RecognizerOptions:
         _fraction(self, "min_body_presence")
         _fraction(self, "min_score")
         _choice(self, "mode", MODES)
+        _choice(self, "frame_path", FRAME_PATHS)
         if self.schedule is not None:
             _choice(self, "schedule", SCHEDULES)
         if self.timestamp_unit not in TIMESTAMP_UNITS:
@@ -183,4 +192,4 @@ def _fraction(opts, name: str) -> None:
     object.__setattr__(opts, name, x)
 
 
-__all__ = ["RecognizerOptions", "OptionsError", "TIMESTAMP_UNITS", "MODES"]
+__all__ = ["RecognizerOptions", "OptionsError", "TIMESTAMP_UNITS", "MODES", "FRAME_PATHS"]

@@ -4,6 +4,7 @@
     rec.run(clip)                            # [T,V,C] or [M,T,V,C] -> one Recognition
     for r in rec.run(frames): ...            # any iterable of frames -> a Recognition per stride
     rec.push(frame, timestamp, track_id)     # live feeds; Recognition (also to on_result) or None
+    rec.push_many(frames, timestamps, ids)   # frames of several tracks at once (a crowd)
     rec.stats()                              # frames, results, drops, evictions, latency, per track
 """
 from __future__ import annotations
@@ -23,14 +24,14 @@ from ..data.pipeline import clip_views, prepare
 from ..data.sampling import sample_indices, take_frames
 from ..data.spec import InputSpec
 from ..layouts import get_layout
-from .adapters import RowSplitter, frame_to_rows
+from .adapters import RowSplitter, _columns, frame_to_rows
 from .events import END_OF_STREAM, RESET, Event, EventDetector
 from .model import default_model_path, load_model
 from .options import RecognizerOptions
 from .presence import body_presence
 from .results import LOW_CONFIDENCE, NO_PERSON, Recognition
 from .rgb import RGBBranch, has_rgb
-from .streaming import StreamState
+from .streaming import StreamState, frame_plan
 from .tracks import Ring, TimestampError, Track, TrackTable, percentiles
 
 log = logging.getLogger("bharnet.sdk")
@@ -42,10 +43,17 @@ _LAYOUT_BY_JOINTS = {get_layout(n).num_joints: n for n in
                       "hand21", "shrec22")}
 
 
-def _softmax(z: np.ndarray) -> np.ndarray:
-    z = np.asarray(z, np.float64)
-    e = np.exp(z - z.max())
-    return e / e.sum()
+_SCORED = ("logits", "body_logits", "hand_logits")   # outputs a Recognition reports on
+
+
+def _softmax(z) -> list[float]:
+    """Softmax of one row of logits, in float64 with the largest subtracted, as a list (the
+    native frame path computes the same in C++: csrc/runtime/frame_runtime.cpp softmax)."""
+    z = z.tolist() if isinstance(z, np.ndarray) else [float(v) for v in z]
+    m = max(z)
+    e = [math.exp(v - m) for v in z]
+    total = math.fsum(e)
+    return [v / total for v in e]
 
 
 def _open(model, trusted_keys):
@@ -171,6 +179,11 @@ class Recognizer:
         self._callback_errors = 0
         self._table_opts = {"max_tracks": opts.max_tracks, "idle_timeout_ms": opts.idle_timeout_ms}
         self.layout: str | None = None
+        # continual mode on the native backend: the whole frame in one native call where it can
+        self._native = None
+        self.frame_path_reason = self._python_path_reason(opts)
+        # "native" until a layout the native path cannot take says otherwise (_native_path)
+        self.frame_path = "python" if self.frame_path_reason else "native"
         self._tracks = TrackTable(self.window, 1, 1, 1, **self._table_opts)  # until a layout
         if opts.layout is not None:
             self._set_layout(opts.layout)
@@ -188,7 +201,7 @@ class Recognizer:
         one every stride frames), backend, variant, bundle (path) and bundle_sha256."""
         return {"classes": self.classes, "model_layout": self.model_layout, "layout": self.layout,
                 "window": self.window, "model_window": self.spec.window, "stride": self.stride,
-                "mode": self.mode, "schedule": self.schedule,
+                "mode": self.mode, "schedule": self.schedule, "frame_path": self.frame_path,
                 # a track's first recognition comes after this many frames (both modes), then one
                 # every `stride` frames
                 "first_recognition_frames": self.window,
@@ -305,7 +318,13 @@ class Recognizer:
             ValueError: rows of an unknown layout or with too few coordinates.
             RuntimeError: the Recognizer is closed.
         """
+        if self._native is not None:   # continual mode, native backend (set with the layout)
+            return self._push_native(frame, timestamp, track_id)
         self._check_open()
+        if self.layout is None:   # the first frame names the layout, and so the frame path
+            self._layout_for(frame_to_rows(frame, "mediapipe_holistic"))
+            if self._native is not None:
+                return self._push_native(frame, timestamp, track_id)
         t0 = time.perf_counter()
         ts = self._timestamp(timestamp)
         kp, sc = self._rows(frame)
@@ -318,14 +337,43 @@ class Recognizer:
             self.rgb.add_frame(track_id, ts, image, frame, self.layout)
         rec = self._feed(tr, kp, sc, ts, now, t0)
         if rec is not None and self.on_result is not None:
-            try:
-                self.on_result(rec)
-            except Exception:   # noqa: BLE001 - a callback bug must not stop the feed
-                with self._stats_lock:
-                    self._callback_errors += 1
-                log.exception("on_result raised on a recognition of track %r; the stream goes on",
-                              track_id)
+            self._callback(rec)
         return rec
+
+    def push_many(self, frames, timestamps, track_ids) -> list[Recognition | None]:
+        """Feed the frames of several tracks that arrived together (a crowd in one camera frame).
+
+        The same as push() on each frame, in one native call on the native frame path
+        (stats()["frame_path"]). Every frame and timestamp is checked before any track changes:
+        a bad one raises and no frame of the call is taken.
+
+        Args:
+            frames: one frame per track, each as push() takes it.
+            timestamps: one per frame, in options.timestamp_unit.
+            track_ids: one per frame, all different.
+
+        Returns:
+            push()'s result for each frame, in order (each Recognition also goes to on_result).
+
+        Raises:
+            TimestampError: a small step back in time on one of the tracks.
+            ValueError: a malformed frame, lists of different lengths, or a repeated track id.
+            RuntimeError: the Recognizer is closed.
+        """
+        self._check_open()
+        frames, timestamps, track_ids = list(frames), list(timestamps), list(track_ids)
+        if not len(frames) == len(timestamps) == len(track_ids):
+            raise ValueError(f"push_many needs one timestamp and one track id per frame, got "
+                             f"{len(frames)} frames, {len(timestamps)} timestamps, "
+                             f"{len(track_ids)} track ids")
+        if len(set(track_ids)) != len(track_ids):
+            raise ValueError("push_many got one track id twice; push a track's frames in order, "
+                             "one call per camera frame")
+        if frames and self.layout is None:
+            self._layout_for(frame_to_rows(frames[0], "mediapipe_holistic"))
+        if self._native is None:
+            return [self.push(f, t, i) for f, t, i in zip(frames, timestamps, track_ids)]
+        return self._push_many_native(frames, timestamps, track_ids)
 
     def reset(self, track_id=None, *, forget: bool = False) -> None:
         """Restart one track, or forget every track.
@@ -382,6 +430,7 @@ class Recognizer:
         with self._stats_lock:
             out["callback_errors"] = self._callback_errors
             out["latency_ms"] = percentiles(self._latency.values())
+        out["frame_path"] = {"path": self.frame_path, "reason": self.frame_path_reason}
         return {**totals, **out, "tracks": per}
 
     def body_presence(self, clip: np.ndarray) -> float:
@@ -415,6 +464,7 @@ class Recognizer:
         with self._lock:
             self._tracks.clear()
             self._closed = True
+            self._native = None
         self.backend = _Closed()
 
     def __enter__(self) -> "Recognizer":
@@ -462,9 +512,40 @@ class Recognizer:
         if self.spec.causal:   # frames prepared once each, kept per track (sdk/streaming.py)
             def stream(name=lay.name):
                 return StreamState(name, self.spec, self._runner)
+        self._native = self._native_path(lay.name)
         self._tracks = TrackTable(self.window, self.spec.num_person, lay.num_joints,
-                                  self.spec.coords, stream=stream, **self._table_opts)
+                                  self.spec.coords, stream=stream, **self._table_opts,
+                                  native=self._native.new_stream if self._native else None)
         self.layout = lay.name
+
+    def _python_path_reason(self, opts: RecognizerOptions) -> str | None:
+        """Why frames cannot take the native frame path whatever the layout (None: they may)."""
+        if opts.frame_path == "python":
+            return "frame_path='python' was asked for"
+        why = None
+        if self.mode != "continual":
+            why = f"{self.mode} mode runs the window graph on prepared windows"
+        elif self.backend.name != "native":
+            why = f"backend {self.backend.name!r} has no native frame path (backend 'native' has)"
+        if why is not None and opts.frame_path == "native":
+            raise ValueError(f"frame_path='native': {why}")
+        return why
+
+    def _native_path(self, layout: str):
+        """The native frame path for this layout, or None (the reason kept for stats())."""
+        from ..backends.native_frame import NativeFramePath, unsupported
+
+        if self.frame_path_reason is not None:
+            return None
+        why = unsupported(layout, self.spec, self._runner)
+        if why is not None:
+            if self.options.frame_path == "native":
+                raise ValueError(f"frame_path='native': {why}")
+            self.frame_path, self.frame_path_reason = "python", why
+            log.info("continual frames take the Python path: %s", why)
+            return None
+        return NativeFramePath(layout, self.spec, self._runner, frame_plan(layout, self.spec),
+                               _columns)
 
     def _layout_for(self, rows: np.ndarray) -> None:
         """layout=None: the first input names it by its number of keypoints (all differ)."""
@@ -528,6 +609,113 @@ class Recognizer:
                 out is None or self.rgb is not None) else None
             hand = stream.hand_mask() if stream is not None else None
         return self._infer(kp, sc, ts, track=tr, t0=t0, inputs=inputs, outputs=out, hand_mask=hand)
+
+    # ---- the native frame path (continual mode on the native backend) ---------------------------
+    def _native_rows(self, frame) -> tuple[np.ndarray, int]:
+        """A frame's raw rows, validated as _rows validates them, for the native frame path:
+        (float32 C-contiguous [V, cols] or [M, V, cols], the score column or -1)."""
+        rows = frame_to_rows(frame, self.layout)
+        if type(rows) is not np.ndarray or rows.dtype != np.float32 or not rows.flags.c_contiguous:
+            rows = np.ascontiguousarray(rows, dtype=np.float32)
+        shape = rows.shape
+        if len(shape) not in (2, 3) or shape[-2] != self._split.num_joints:
+            raise ValueError(f"layout {self.layout!r} has {self._split.num_joints} keypoints per "
+                             f"frame, got an array of shape {shape}")
+        ncoord, col = self._native.columns(shape[-1])
+        if ncoord < self.spec.coords:
+            raise ValueError(f"the model uses {self.spec.coords} coordinates but the frames carry "
+                             f"{ncoord} (layout {self.layout!r})")
+        return rows, col
+
+    def _push_native(self, frame, timestamp, track_id) -> Recognition | None:
+        """push() on the native frame path: validation and the track's clock here, the rest in
+        one native call (NativeStream.push; called through its bound method: this runs per frame)."""
+        self._check_open()
+        t0 = time.perf_counter()
+        ts = self._timestamp(timestamp)
+        rows, col = self._native_rows(frame)
+        now = self._clock()
+        with self._lock:
+            tr = self._tracks.get(track_id, now)
+        if tr is None:
+            return None
+        with tr.lock:
+            tr.check_time(ts, self.options.max_gap_ms, self.options.gap_periods)
+            tr.tick(ts, now)
+            due = tr.count >= tr.window and (tr.count - tr.window) % self.stride == 0
+            if not due:   # most frames: nothing to time or assemble
+                self._native.push(tr.stream.track, rows, ts, col)
+                return None
+            t1 = time.perf_counter()
+            out = self._native.push(tr.stream.track, rows, ts, col)
+            step_ms = (time.perf_counter() - t1) * 1000.0
+        rec = self._native_recognition(tr, out, step_ms, t0)
+        if self.on_result is not None:
+            self._callback(rec)
+        return rec
+
+    def _push_many_native(self, frames, timestamps, track_ids) -> list[Recognition | None]:
+        t0 = time.perf_counter()
+        ts = [self._timestamp(t) for t in timestamps]
+        rows = [self._native_rows(f) for f in frames]
+        now = self._clock()
+        with self._lock:
+            tracks = [self._tracks.get(i, now) for i in track_ids]
+        live = [k for k, tr in enumerate(tracks) if tr is not None]
+        # one lock per track, always taken in the same order (no deadlock with another push_many)
+        locks = sorted({id(tracks[k]): tracks[k].lock for k in live}.items())
+        for _, lk in locks:
+            lk.acquire()
+        try:
+            opts = self.options
+            for k in live:   # every clock checked before any track changes
+                tracks[k].time_verdict(ts[k], opts.max_gap_ms, opts.gap_periods)
+            for k in live:
+                tracks[k].check_time(ts[k], opts.max_gap_ms, opts.gap_periods)
+                tracks[k].tick(ts[k], now)
+            t1 = time.perf_counter()
+            outs = self._native.push_many([tracks[k].stream for k in live], [rows[k][0] for k in live],
+                                          [ts[k] for k in live], [rows[k][1] for k in live])
+            step_ms = (time.perf_counter() - t1) * 1000.0 / max(1, len(live))
+            due = [tracks[k].count >= tracks[k].window
+                   and (tracks[k].count - tracks[k].window) % self.stride == 0 for k in live]
+        finally:
+            for _, lk in locks:
+                lk.release()
+        result: list[Recognition | None] = [None] * len(frames)
+        for k, out, d in zip(live, outs, due):
+            if d:
+                result[k] = self._native_recognition(tracks[k], out, step_ms, t0)
+        if self.on_result is not None:
+            for rec in result:
+                if rec is not None:
+                    self._callback(rec)
+        return result
+
+    def _native_recognition(self, tr: Track, out, step_ms: float, t0: float) -> Recognition:
+        """The Recognition of a native frame-path prediction (see NativeStream.push)."""
+        if out is None:   # the schedule's phase is wrong
+            raise RuntimeError(f"track {tr.track_id!r}: the step runner did not predict at frame "
+                               f"{tr.count} (stride {self.stride}, schedule {self.schedule})")
+        probs, presence, hands, start_ms, end_ms, frames = out
+        if presence < self.options.min_body_presence:
+            rec = self._no_person(tr.track_id, start_ms, end_ms, frames, presence)
+        else:
+            rec = self._recognition({"_latency_ms": step_ms}, None, tr.track_id, start_ms, end_ms,
+                                    frames, presence, probs)
+            if self.spec.hands and not self.spec.unified:
+                rec.hand_presence = hands
+        self._record(tr, rec, t0)
+        return rec
+
+    def _callback(self, rec: Recognition) -> None:
+        try:
+            self.on_result(rec)
+        except Exception:   # noqa: BLE001 - a callback bug must not stop the feed
+            with self._stats_lock:
+                self._callback_errors += 1
+            log.exception("on_result raised on a recognition of track %r; the stream goes on",
+                          rec.track_id)
 
     def _append(self, tr: Track, kp, sc, ts: float, now: float):
         """(whether this frame completes a window, the model's outputs in continual mode)."""
@@ -668,21 +856,24 @@ class Recognizer:
         return {**outputs, "_latency_ms": stepped + (time.perf_counter() - t0) * 1000.0}
 
     def _recognition(self, out: dict, hand_mask, track_id, start_ms, end_ms, frames,
-                     presence: float) -> Recognition:
-        p = _softmax(out["logits"][0])
-        order = np.argsort(-p)[: self.top_k]
-        rec = Recognition(label=self.classes[order[0]], score=float(p[order[0]]),
-                          top_k=[(self.classes[i], float(p[i])) for i in order],
+                     presence: float, probs: dict | None = None) -> Recognition:
+        """probs: {output: softmax probabilities} where already computed (native frame path);
+        else from out's logits."""
+        if probs is None:
+            probs = {k: _softmax(out[k][0]) for k in _SCORED if out.get(k) is not None}
+        p = probs["logits"]
+        order = sorted(range(len(p)), key=p.__getitem__, reverse=True)[: self.top_k]
+        rec = Recognition(label=self.classes[order[0]], score=p[order[0]],
+                          top_k=[(self.classes[i], p[i]) for i in order],
                           track_id=track_id, start_ms=start_ms, end_ms=end_ms,
                           latency_ms=float(out.get("_latency_ms", 0.0)), frames=int(frames),
                           body_presence=presence)
         for expert in ("body", "hand"):
-            z = out.get(f"{expert}_logits")
-            if z is not None:
-                pe = _softmax(z[0])
-                k = int(np.argmax(pe))
+            pe = probs.get(f"{expert}_logits")
+            if pe is not None:
+                k = max(range(len(pe)), key=pe.__getitem__)
                 setattr(rec, f"{expert}_label", self.classes[k])
-                setattr(rec, f"{expert}_score", float(pe[k]))
+                setattr(rec, f"{expert}_score", pe[k])
         if hand_mask is not None and len(hand_mask):  # [T, 2M]: person 0's left and right hand
             rec.hand_presence = (float(hand_mask[:, 0].mean()), float(hand_mask[:, 1].mean()))
         if rec.score < self.options.min_score:   # not sure enough to name a class

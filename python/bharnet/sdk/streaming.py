@@ -19,9 +19,16 @@ import time
 
 import numpy as np
 
+from ..backends.native_frame import STREAMS
+from ..data.adapt import COORD_LIMIT
+from ..data.adapt import _plan as adapter_plan
+from ..data.normalise import _EPS, _MCP, HAND_MIN_JOINTS, _stats_plan, bone_arrays
 from ..data.inputs import TIME_AXIS
 from ..data.pipeline import CausalPreparer
-from ..data.spec import InputSpec
+from ..data.spec import UNIFIED_LAYOUT, InputSpec
+from ..layouts import HAND21, get_layout
+from .adapters import _NO_SCORE_ROWS
+from .presence import _body_plan
 
 
 def frame_shapes(spec: InputSpec) -> dict[str, tuple[int, ...]]:
@@ -100,4 +107,38 @@ class StreamState:
         return n
 
 
-__all__ = ["StreamState", "frame_shapes"]
+def frame_plan(layout: str, spec: InputSpec) -> dict:
+    """The native frame path's plan (csrc/runtime/frame_prep.h FramePlan): the Python pipeline's
+    own tables and thresholds for this layout and spec, as plain values, so that the native code
+    follows the rules defined here (adapt, normalise, streams, presence, adapters)."""
+    lay = get_layout(layout)
+    plan = adapter_plan(lay.name, spec)
+    part = UNIFIED_LAYOUT if spec.unified else spec.body_layout
+    has_body = bool(spec.body or spec.unified)
+    sub, s_child, s_parent = _stats_plan(part)
+    b_child, b_parent = bone_arrays(part)
+    h_child, h_parent = bone_arrays(HAND21.name)
+    p_idx, p_need = _body_plan(lay.name)
+    no_score = _NO_SCORE_ROWS.get(lay.name, slice(0, 0))
+    lo, hi, _ = no_score.indices(lay.num_joints)
+    ints = (lambda a: [int(x) for x in a])
+    return {
+        "src_joints": lay.num_joints, "persons": spec.num_person, "coords": spec.coords,
+        "score_threshold": float(spec.score_threshold), "coord_limit": float(COORD_LIMIT),
+        "eps": float(_EPS), "horizon": spec.norm_horizon, "window": spec.window,
+        "stream": STREAMS[spec.stream], "with_score": bool(spec.with_score),
+        "gather": ints(plan.gather), "valid": ints(plan.valid),
+        "has_body": bool(spec.body and not spec.unified), "has_hands": bool(plan.has_hands),
+        "unified": bool(spec.unified),
+        "body_joints": get_layout(part).num_joints if has_body else 0,
+        "centre_joint": ints(sub) if sub is not None else [],
+        "scale_child": ints(s_child), "scale_parent": ints(s_parent),
+        "bone_child": ints(b_child), "bone_parent": ints(b_parent),
+        "hand_child": ints(h_child), "hand_parent": ints(h_parent), "mcp": ints(_MCP),
+        "hand_min_joints": int(HAND_MIN_JOINTS),
+        "presence_joints": ints(p_idx), "presence_need": int(p_need),
+        "no_score_lo": lo, "no_score_hi": max(lo, hi),
+    }
+
+
+__all__ = ["StreamState", "frame_plan", "frame_shapes"]

@@ -38,12 +38,15 @@ class Track:
                  "lock", "last_seen", "_deltas", "results", "resets", "no_person", "latency", "stream",
                  "events")
 
-    def __init__(self, track_id, window: int, persons: int, joints: int, coords: int):
+    def __init__(self, track_id, window: int, persons: int, joints: int, coords: int,
+                 frames: bool = True):
+        """frames=False: no buffer of raw frames (the native frame path keeps its own window)."""
         self.track_id = track_id
         self.window = int(window)
-        self.kp = np.zeros((persons, self.window, joints, coords), np.float32)
-        self.score = np.zeros((persons, self.window, joints), np.float32)
-        self.ts = np.zeros(self.window, np.float64)
+        n = self.window if frames else 0
+        self.kp = np.zeros((persons, n, joints, coords), np.float32)
+        self.score = np.zeros((persons, n, joints), np.float32)
+        self.ts = np.zeros(n, np.float64)
         self.lock = threading.Lock()
         self.count = 0            # frames since the last restart
         self.total_frames = 0     # frames ever accepted
@@ -82,22 +85,31 @@ class Track:
 
         The limit is max_gap_ms, or gap_periods x the observed period when max_gap_ms is None.
         """
-        if self.last_ts is None:
+        verdict = self.time_verdict(timestamp_ms, max_gap_ms, gap_periods)
+        if verdict is None:
             return
+        delta = timestamp_ms - self.last_ts
+        if delta > 0:
+            self._deltas.append(delta)
+            if len(self._deltas) > _DELTAS:
+                del self._deltas[0]
+        if verdict == "restart":
+            self.restart()
+
+    def time_verdict(self, timestamp_ms: float, max_gap_ms: float | None,
+                     gap_periods: float) -> str | None:
+        """check_time's decision without changing anything: None (the first frame), "ok" or
+        "restart"; TimestampError for a frame that steps back a little."""
+        if self.last_ts is None:
+            return None
         delta = timestamp_ms - self.last_ts
         period = self.period_ms()
         limit = max_gap_ms if max_gap_ms is not None else \
             (gap_periods * period if period is not None else None)
         if delta > 0:
-            self._deltas.append(delta)
-            if len(self._deltas) > _DELTAS:
-                del self._deltas[0]
-            if limit is not None and delta > limit:
-                self.restart()
-            return
+            return "restart" if limit is not None and delta > limit else "ok"
         if limit is not None and -delta > limit:
-            self.restart()
-            return
+            return "restart"
         raise TimestampError(
             f"track {self.track_id!r}: timestamp {timestamp_ms} ms does not increase "
             f"(previous frame was at {self.last_ts} ms); timestamps must be strictly increasing")
@@ -114,6 +126,10 @@ class Track:
             self.kp[m:, i] = 0.0
             self.score[m:, i] = 0.0   # score 0: the pipeline reads the person as missing
         self.ts[i] = timestamp_ms
+        self.tick(timestamp_ms, now)
+
+    def tick(self, timestamp_ms: float, now: float = 0.0) -> None:
+        """Count one accepted frame (append does; the native frame path buffers it natively)."""
         self.count += 1
         self.total_frames += 1
         self.last_ts = float(timestamp_ms)
@@ -177,12 +193,17 @@ class TrackTable:
     calling, for O(max_tracks) work at most)."""
 
     def __init__(self, window: int, persons: int, joints: int, coords: int,
-                 max_tracks: int = 16, idle_timeout_ms: float | None = 10_000.0, stream=None):
-        """stream: for streaming bundles, a function that makes a track's StreamState."""
+                 max_tracks: int = 16, idle_timeout_ms: float | None = 10_000.0, stream=None,
+                 native=None):
+        """stream: for streaming bundles, a function that makes a track's StreamState.
+        native: a function that makes a live (push) track's native frame-path state
+        (backends/native_frame.NativeStream); such tracks buffer no raw frames in Python.
+        Tracks of new_track (stream()) always take the Python path."""
         if max_tracks < 1:
             raise ValueError(f"max_tracks must be >= 1, got {max_tracks}")
         self.shape = (int(window), int(persons), int(joints), int(coords))
         self.make_stream = stream
+        self.make_native = native
         self.max_tracks = int(max_tracks)
         self.idle_timeout_ms = idle_timeout_ms
         self._tracks: dict = {}
@@ -205,8 +226,13 @@ class TrackTable:
     def tracks(self) -> list[Track]:
         return list(self._tracks.values())
 
-    def new_track(self, track_id) -> Track:
-        """A track with this table's buffer shape, not registered (stream() owns its own)."""
+    def new_track(self, track_id, live: bool = False) -> Track:
+        """A track with this table's buffer shape, not registered (stream() owns its own);
+        live: a push() track, on the native frame path where the table has one."""
+        if live and self.make_native is not None:
+            tr = Track(track_id, *self.shape, frames=False)
+            tr.stream = self.make_native()
+            return tr
         tr = Track(track_id, *self.shape)
         if self.make_stream is not None:
             tr.stream = self.make_stream()
@@ -225,7 +251,7 @@ class TrackTable:
         if len(self._tracks) >= self.max_tracks:
             self._refuse(track_id)
             return None
-        tr = self._tracks[track_id] = self.new_track(track_id)
+        tr = self._tracks[track_id] = self.new_track(track_id, live=True)
         tr.last_seen = now
         self._refused.pop(track_id, None)
         return tr

@@ -145,6 +145,10 @@ def _streaming_ratio(width: str, slower: str, faster: str):
     return lambda: _streaming_row(width, slower)() / _streaming_row(width, faster)()
 
 
+def _frame_target(target_id: str):
+    return lambda: _row(_json("frame_path.json")["targets"], id=target_id)["value"]
+
+
 CLAIMS = [
     Claim("JHMDB body expert over 3 seeds, and the MLP floor",
           r"top-1 \*\*([\d.]+) ± ([\d.]+)\*\* over 3 seeds, against \*\*([\d.]+) ± ([\d.]+)\*\* for the "
@@ -361,6 +365,30 @@ CLAIMS += [
           [_gate("vanilla", "streaming", "top1"), _gate("vanilla", "windowed", "top1"),
            _at("streaming_accuracy.json", "jhmdb", "streaming", "top1", 0),
            _at("streaming_accuracy.json", "jhmdb", "windowed_reference", "top1", 0)], page=README),
+    Claim("README: SHREC'17",
+          r"\*\*([\d.]+) ± ([\d.]+)\*\* top-1 on 14 classes and ([\d.]+) ± ([\d.]+) on 28, with "
+          r"([\d.]+) M parameters",
+          [_at("shrec17_14.json", "top1", "mean"), _at("shrec17_14.json", "top1", "std"),
+           _at("shrec17_28.json", "top1", "mean"), _at("shrec17_28.json", "top1", "std"),
+           _at("shrec17_14.json", "cost", "params_M")], page=README),
+    Claim("README: JHMDB live protocol",
+          r"drops from ([\d.]+) to ([\d.]+), so about half",
+          [lambda: _json("jhmdb14_live_protocol.json")["runs"][0]["clip"]["top1"],
+           lambda: _json("jhmdb14_live_protocol.json")["runs"][0]["live"]["top1"]], page=README),
+    Claim("README: native frame path",
+          r"costs \*\*([\d.]+)×\*\* the bare model step at the demo width and ([\d.]+)× at the "
+          r"default width; 8 tracks at 30 fps take ([\d.]+)% of one core",
+          [_frame_target("demo_push_vs_bare"), _frame_target("default_push_vs_bare"),
+           lambda: 100 * _frame_target("share_8x30fps")()], page=README),
+    Claim("README: online detection",
+          r"events find (\d+) of (\d+) actions at ([\d.]+) false positives per action",
+          [_at("online.json", "test", "detected"), _at("online.json", "test", "actions"),
+           _at("online.json", "test", "fp_per_action")], page=README),
+    Claim("README: learned background",
+          r"learned background detects ([\d.]+) ± ([\d.]+) \(3 seeds",
+          [_at("online_background.json", "summary", "learned_background", "detection_rate", "mean"),
+           _at("online_background.json", "summary", "learned_background", "detection_rate", "std")],
+          page=README),
     Claim("README: kernels",
           r"our CPU graph convolution is ([\d.]+)× PyTorch's speed on one thread",
           [_at("kernels_cpu_1t.json", "summary", "graph_conv_inference", "geomean_ratio")],

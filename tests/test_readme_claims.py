@@ -371,6 +371,11 @@ CLAIMS += [
           [_at("shrec17_14.json", "top1", "mean"), _at("shrec17_14.json", "top1", "std"),
            _at("shrec17_28.json", "top1", "mean"), _at("shrec17_28.json", "top1", "std"),
            _at("shrec17_14.json", "cost", "params_M")], page=README),
+    Claim("README: Holistic signs",
+          r"BHaRNet \*\*([\d.]+) ± ([\d.]+)\*\*, body_only ([\d.]+) ± ([\d.]+), and the unified "
+          r"whole-body graph \*\*([\d.]+) ± ([\d.]+)\*\*",
+          [_at("holistic_signs.json", "variants", v, "top1", k)
+           for v in ("vanilla", "body_only", "unified") for k in ("mean", "std")], page=README),
     Claim("README: JHMDB live protocol",
           r"drops from ([\d.]+) to ([\d.]+), so about half",
           [lambda: _json("jhmdb14_live_protocol.json")["runs"][0]["clip"]["top1"],

@@ -642,7 +642,7 @@ class Recognizer:
         with tr.lock:
             tr.check_time(ts, self.options.max_gap_ms, self.options.gap_periods)
             tr.tick(ts, now)
-            due = tr.count >= tr.window and (tr.count - tr.window) % self.stride == 0
+            due = tr.completes_window(self.stride)
             if not due:   # most frames: nothing to time or assemble
                 self._native.push(tr.stream.track, rows, ts, col)
                 return None
@@ -677,8 +677,7 @@ class Recognizer:
             outs = self._native.push_many([tracks[k].stream for k in live], [rows[k][0] for k in live],
                                           [ts[k] for k in live], [rows[k][1] for k in live])
             step_ms = (time.perf_counter() - t1) * 1000.0 / max(1, len(live))
-            due = [tracks[k].count >= tracks[k].window
-                   and (tracks[k].count - tracks[k].window) % self.stride == 0 for k in live]
+            due = [tracks[k].completes_window(self.stride) for k in live]
         finally:
             for _, lk in locks:
                 lk.release()
@@ -722,7 +721,7 @@ class Recognizer:
         tr.check_time(ts, self.options.max_gap_ms, self.options.gap_periods)
         tr.append(kp, sc, ts, now)
         out = tr.stream.push(kp, sc) if tr.stream is not None else None
-        due = tr.full and (tr.count - tr.window) % self.stride == 0
+        due = tr.completes_window(self.stride)
         if due and self.mode == "continual" and out is None:   # the schedule's phase is wrong
             raise RuntimeError(f"track {tr.track_id!r}: the step runner did not predict at frame "
                                f"{tr.count} (stride {self.stride}, schedule {self.schedule})")

@@ -135,9 +135,10 @@ class Track:
         self.last_ts = float(timestamp_ms)
         self.last_seen = now
 
-    @property
-    def full(self) -> bool:
-        return self.count >= self.window
+    def completes_window(self, stride: int) -> bool:
+        """Whether the frame just counted completes a window: the first full one, then every
+        stride frames (the one rule of every frame path)."""
+        return self.count >= self.window and (self.count - self.window) % stride == 0
 
     def ordered(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Copies of the buffered frames, oldest first: kp [M,n,V,C], score [M,n,V], ts [n]."""

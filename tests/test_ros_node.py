@@ -141,9 +141,12 @@ class Bus:
         self.node = rclpy.create_node("bharnet_test_bus", context=self.ctx)
         self.inputs: list[tuple[float, float, list]] = []    # (received ms, stamp ms, frames)
         self.results: list[tuple[float, dict]] = []          # (received ms, recognition)
+        self.events: list[dict] = []                          # the node's `events` topic
         self.diags: list[tuple[float, dict, int]] = []       # (received ms, values, level)
         self.node.create_subscription(PointCloud2, "keypoints", self._on_input, RELIABLE)
         self.node.create_subscription(String, "recognitions", self._on_result, RELIABLE)
+        self.node.create_subscription(String, "events", lambda m: self.events.append(
+            json.loads(m.data)), RELIABLE)
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diag, 100)
         self.pub = self.node.create_publisher(PointCloud2, "keypoints", RELIABLE)
         self.executor = SingleThreadedExecutor(context=self.ctx)
@@ -233,8 +236,15 @@ def _pct(values) -> str:
     return f"p50 {p50:.2f} ms, p95 {p95:.2f} ms (n={len(values)})"
 
 
+# an event rule that fires on the shared stream with the embedded model (which calls it all
+# `idle`, so idle is no background here): a start, an end when its score dips, a start again
+EVENT_ARGS = ["--event-enter", "0.9", "--event-exit", "0.85", "--event-min-ms", "0",
+              "--event-background", ""]
+EVENT_RULE = {"enter": 0.9, "exit": 0.85, "min_ms": 0.0, "background": ()}
+
+
 def test_replayed_streams_match_the_sdk(procs, bus, tmp_path, holistic_stream):
-    node = procs.node()
+    node = procs.node(*EVENT_ARGS)
     noisy = tmp_path / "noisy.npy"
     np.save(noisy, _noisy(holistic_stream))
     clean = tmp_path / "clean.npy"
@@ -261,7 +271,8 @@ def test_replayed_streams_match_the_sdk(procs, bus, tmp_path, holistic_stream):
         f"the node took {bus.diag().get('frames')} of {n_sent} frames: {bus.diag()}"
 
     # the SDK on the same frames with the same timestamps
-    ref = Recognizer()
+    ref_events = []
+    ref = Recognizer(events=EVENT_RULE, on_event=ref_events.append)
     expected = {tid: [r.to_dict() for r in (ref.push(f, ts, tid) for ts, f in frames) if r]
                 for tid, frames in sent.items()}
     run = [r.to_dict() for r in Recognizer().run([f for _, f in sent[1]], track_id=1,
@@ -280,10 +291,25 @@ def test_replayed_streams_match_the_sdk(procs, bus, tmp_path, holistic_stream):
         assert not diffs, diffs[:5]
     assert sorted(got) == sorted(expected)
 
+    # the `events` topic: the SDK's events, per track in order, with both stamps and latencies
+    want = defaultdict(list)
+    for e in ref_events:
+        want[e.track_id].append(e.to_dict())
+    assert sum(e.kind == "end" for e in ref_events) >= 1 and len(want[1]) >= 2, ref_events
+    bus.spin_until(lambda: len(bus.events) >= len(ref_events), 10)
+    got_events = defaultdict(list)
+    for e in bus.events:
+        got_events[e["track_id"]].append(e)
+    for tid in want:
+        diffs = _same(got_events[tid], want[tid])
+        assert not diffs, diffs[:5]
+    assert len(bus.events) == len(ref_events)
+
     # statistics: once a second, counting what happened
     bus.spin_for(1.1)
     d = bus.diag()
     assert d["results"] == str(total) and d["dropped"] == "0", d
+    assert d["events"] == str(len(ref_events)), d
     assert d["track.1.frames"] == str(len(holistic_stream)) and d["track.2.results"] == str(
         len(expected[2])), d
     assert int(d["nonfinite_frames"]) > 0
@@ -443,8 +469,11 @@ def test_node_passes_mode_only_when_set_and_reports_sdk_stats(ros_env, monkeypat
     rclpy.init(domain_id=int(ros_env["ROS_DOMAIN_ID"]))
     try:
         plain = node_mod.RecognizerNode()
-        assert "mode" not in plain.rec.kw
+        assert "mode" not in plain.rec.kw and plain.event_pub.topic_name == "/events"
         plain.destroy_node()
+        quiet = node_mod.RecognizerNode({"events": False})   # no `events` topic at all
+        assert quiet.event_pub is None and quiet.rec.kw["events"] is False
+        quiet.destroy_node()
         n = node_mod.RecognizerNode({"mode": "continual"})
         assert n.rec.kw["mode"] == "continual"
         out, diags = [], []

@@ -129,14 +129,56 @@ def test_stamps_round_trip_to_the_nanosecond():
 
 
 def test_recognizer_kwargs_pass_only_what_is_set():
+    from bharnet.sdk.events import EventRule
+
     assert params.recognizer_kwargs(params.DEFAULTS) == {
-        "backend": "auto", "top_k": 5, "idle_timeout_ms": 10000.0, "max_tracks": 16}
+        "backend": "auto", "top_k": 5, "idle_timeout_ms": 10000.0, "max_tracks": 16,
+        "events": EventRule()}
     kw = params.recognizer_kwargs({**params.DEFAULTS, "mode": "continual", "window": 48,
                                    "model": "m.bharnet", "max_gap_ms": -1.0, "threads": 2})
     assert kw["mode"] == "continual" and kw["window"] == 48 and kw["model"] == "m.bharnet"
     assert kw["max_gap_ms"] == float("inf") and kw["threads"] == 2
     with pytest.raises(KeyError, match="unknown parameter"):
         params.recognizer_kwargs({"windw": 3})
+
+
+def test_event_parameters_make_the_sdk_rule():
+    from bharnet.sdk.events import EventRule, EventRuleError
+
+    kw = params.recognizer_kwargs({**params.DEFAULTS, "event_enter": 0.9, "event_exit": 0.5,
+                                   "event_min_ms": 0.0, "event_gap_ms": 120.0,
+                                   "event_background": " no_gesture , idle,"})
+    assert kw["events"] == EventRule(enter=0.9, exit=0.5, min_ms=0.0, gap_ms=120.0,
+                                     background=("no_gesture", "idle"))
+    assert params.recognizer_kwargs({**params.DEFAULTS, "events": False})["events"] is False
+    assert params.recognizer_kwargs({**params.DEFAULTS, "event_background": ""})[
+        "events"].background == ()
+    with pytest.raises(EventRuleError, match="exit"):
+        params.recognizer_kwargs({**params.DEFAULTS, "event_enter": 0.3, "event_exit": 0.5})
+
+
+def test_event_payload_is_the_sdk_event():
+    """The `events` topic's JSON is Event.to_dict() of what the SDK emitted, numpy values too."""
+    from bharnet.sdk import Recognizer
+    from bharnet.ros.payload import event_json
+
+    rng = np.random.default_rng(0)
+    frames = rng.normal(size=(80, 75, 4)).astype(np.float32)
+    evs = []
+    rec = Recognizer(events={"enter": 0.05, "exit": 0.01, "min_ms": 0.0, "background": ()},
+                     on_event=evs.append)
+    for i, f in enumerate(frames):
+        rec.push(f, i * 1000 / 30, 7)
+    rec.reset(7)   # closes the open event: its "end" reaches the topic too
+    assert {e.kind for e in evs} == {"start", "end"}
+    for e in evs:
+        d = json.loads(event_json(e))
+        assert d == e.to_dict() and d["track_id"] == 7
+        assert {"label", "start_ms", "end_ms", "peak_score", "latency_start_ms",
+                "latency_end_ms", "emitted_ms"} <= set(d)
+    e = evs[0]
+    e.peak_score = np.float32(0.5)
+    assert json.loads(event_json(e))["peak_score"] == 0.5
 
 
 def test_default_parameters_build_the_default_recognizer():

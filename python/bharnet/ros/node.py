@@ -1,4 +1,5 @@
-"""The recognizer node: keypoint clouds in, Recognitions out as JSON, statistics on /diagnostics.
+"""The recognizer node: keypoint clouds in, Recognitions out as JSON, action events (sdk.Event,
+with the track and both stamps) as JSON on `events`, statistics on /diagnostics.
 
     bharnet ros [--model m.bharnet ...] [--ros-args -p window:=32 -r keypoints:=/camera/keypoints]
 
@@ -21,17 +22,19 @@ from ..sdk import Recognizer
 from .cloud import CloudError, decode, stamp_to_ms
 from .feed import push_cloud
 from .params import NODE_PARAMS, recognizer_kwargs
-from .payload import recognition_json
+from .payload import event_json, recognition_json
 from .session import RosError, first_line
 from .stats import NodeStats, Throttle, flatten
 
 NODE_NAME = "bharnet_recognizer"
 INPUT_TOPIC, OUTPUT_TOPIC, DIAGNOSTICS_TOPIC = "keypoints", "recognitions", "/diagnostics"
+EVENTS_TOPIC = "events"
 
 
 class RecognizerNode(Node):
     """Subscribes to `keypoints` (sensor_msgs/PointCloud2), publishes `recognitions`
-    (std_msgs/String, JSON) and `/diagnostics` (diagnostic_msgs/DiagnosticArray)."""
+    (std_msgs/String, JSON), `events` (std_msgs/String, JSON: the SDK's Events, parameter
+    events:=true) and `/diagnostics` (diagnostic_msgs/DiagnosticArray)."""
 
     def __init__(self, overrides: dict | None = None):
         super().__init__(NODE_NAME, parameter_overrides=[
@@ -40,8 +43,11 @@ class RecognizerNode(Node):
             self.declare_parameter(p.name, p.default,
                                    ParameterDescriptor(description=p.help, read_only=True))
         self.values = {p.name: self.get_parameter(p.name).value for p in NODE_PARAMS}
+        self.events = 0
+        self.event_pub = None
         try:
-            self.rec = Recognizer(**recognizer_kwargs(self.values))
+            # the SDK calls on_event from push(), in this thread: events go out as they happen
+            self.rec = Recognizer(**recognizer_kwargs(self.values), on_event=self._on_event)
         except Exception as e:   # a bundle that does not load, a backend that is not there, ...
             self.destroy_node()
             raise RosError(
@@ -58,6 +64,9 @@ class RecognizerNode(Node):
                                 durability=qos_profile_sensor_data.durability)
         self.pub = self.create_publisher(
             String, OUTPUT_TOPIC, QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
+        if self.values["events"]:   # reliable: a lost start or end would garble the action
+            self.event_pub = self.create_publisher(
+                String, EVENTS_TOPIC, QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE))
         self.diag_pub = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, 10)
         self.sub = self.create_subscription(PointCloud2, INPUT_TOPIC, self._on_cloud, sensor_qos)
         self.timer = self.create_timer(float(self.values["diagnostics_period_s"]), self._diagnose)
@@ -66,7 +75,8 @@ class RecognizerNode(Node):
             f"ready: model {info.get('bundle') or 'embedded'} ({info.get('variant')}, "
             f"{len(info.get('classes', []))} classes), backend {info.get('backend')}, window "
             f"{info.get('window')}, stride {info.get('stride')}, layout {info.get('layout') or 'auto'}; "
-            f"{self.sub.topic_name} -> {self.pub.topic_name}")
+            f"{self.sub.topic_name} -> {self.pub.topic_name}"
+            + (f", {self.event_pub.topic_name}" if self.event_pub is not None else ""))
 
     # ---- input ------------------------------------------------------------------------------
     def _on_cloud(self, msg: PointCloud2) -> None:
@@ -94,6 +104,12 @@ class RecognizerNode(Node):
             self.pub.publish(String(data=recognition_json(p.recognition)))
             self.stats.result(p.track_id, p.push_ms, float(p.recognition.latency_ms))
 
+    def _on_event(self, event) -> None:
+        if self.event_pub is None:   # the Recognizer was built before the publisher
+            return
+        self.event_pub.publish(String(data=event_json(event)))
+        self.events += 1
+
     def _drop(self, reason: str, line: str, error: bool = False) -> None:
         self.stats.drop(reason)
         self._say(reason, line, error)
@@ -110,6 +126,8 @@ class RecognizerNode(Node):
     def _diagnose(self) -> None:
         self.stats.forget_tracks(self.rec.tracks)
         values = self.stats.values()
+        if self.event_pub is not None:
+            values["events"] = self.events
         if callable(getattr(self.rec, "stats", None)):   # the SDK's own counters, where it has them
             try:
                 values.update(flatten(self.rec.stats(), "sdk"))

@@ -9,6 +9,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from ..sdk.events import EventRule
+
+_RULE = EventRule()   # the event parameters' defaults are the SDK's rule
+
 
 @dataclass(frozen=True)
 class Param:
@@ -37,23 +41,44 @@ NODE_PARAMS: tuple[Param, ...] = (
     Param("input_depth", 30, "input queue depth (best effort): frames buffered while a "
                              "recognition runs; a frame lost breaks its track's window"),
     Param("diagnostics_period_s", 1.0, "seconds between /diagnostics messages"),
+    Param("events", True, "online detection: publish each action's start and end (sdk.Event as "
+                          "JSON) on `events`; false: recognitions only"),
+    Param("event_enter", _RULE.enter, "EventRule.enter: a label's score that opens an event"),
+    Param("event_exit", _RULE.exit, "EventRule.exit: an open event's label stays open while its "
+                                     "score is at least this"),
+    Param("event_min_ms", _RULE.min_ms, "EventRule.min_ms: how long the label's run must last "
+                                        "before its event opens"),
+    Param("event_gap_ms", _RULE.gap_ms, "EventRule.gap_ms: how long the label may stay below "
+                                        "exit before its event closes"),
+    Param("event_background", ",".join(_RULE.background),
+          "EventRule.background: comma-separated class names that are never events (the "
+          "model's background class)"),
 )
 DEFAULTS = {p.name: p.default for p in NODE_PARAMS}
 
 # parameters that configure the node itself, not the Recognizer
 _NODE_ONLY = {"input_depth", "diagnostics_period_s"}
+# event_enter, ... -> the fields of the SDK's EventRule
+_EVENT_PREFIX = "event_"
 
 
 def recognizer_kwargs(values: dict) -> dict:
     """Parameter values -> Recognizer(**kwargs); "not set" values are left out, so the SDK's own
-    defaults apply."""
+    defaults apply. events -> an EventRule of the event_* values (or events=False)."""
     out = {}
+    rule = {}
     for name, value in values.items():
-        if name in _NODE_ONLY:
-            continue
         if name not in DEFAULTS:
             raise KeyError(f"unknown parameter {name!r}")
-        if name == "max_gap_ms":   # the SDK: None = automatic, math.inf = never
+        if name in _NODE_ONLY:
+            continue
+        elif name == "event_background":
+            rule["background"] = tuple(c.strip() for c in str(value).split(",") if c.strip())
+        elif name.startswith(_EVENT_PREFIX):   # every value is meaningful, 0 included
+            rule[name[len(_EVENT_PREFIX):]] = float(value)
+        elif name == "events":
+            out[name] = bool(value)
+        elif name == "max_gap_ms":   # the SDK: None = automatic, math.inf = never
             if value:
                 out[name] = math.inf if value < 0 else float(value)
         elif name == "idle_timeout_ms":
@@ -62,6 +87,8 @@ def recognizer_kwargs(values: dict) -> dict:
             continue
         else:
             out[name] = value
+    if out.get("events"):
+        out["events"] = EventRule(**rule)   # EventRuleError names a bad value
     if "model" in out:
         out["model"] = str(out["model"])
     return out

@@ -1,6 +1,7 @@
-"""The output payload: a Recognition as JSON (no ROS import).
+"""The output payloads: a Recognition and an Event as JSON (no ROS import).
 
-Recognition.to_dict() as it is: fields the SDK adds later reach subscribers without a change here.
+Recognition.to_dict() and Event.to_dict() as they are: fields the SDK adds later reach subscribers
+without a change here.
 """
 from __future__ import annotations
 
@@ -22,3 +23,9 @@ def _jsonable(obj):
 
 def recognition_json(rec) -> str:
     return json.dumps(rec.to_dict(), default=_jsonable)
+
+
+def event_json(event) -> str:
+    """An sdk.Event (track_id, event_id, kind start|end, label, start_ms, end_ms, peak_score,
+    emitted_ms, emitted_frame, latency_start_ms, latency_end_ms, reason) as JSON."""
+    return json.dumps(event.to_dict(), default=_jsonable)

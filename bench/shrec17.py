@@ -34,6 +34,12 @@ CANDIDATES = {
     # both experts: the path (body expert, camera space) and the wrist-centred shape (hand expert,
     # narrower: half of it sees the empty left slot)
     "vanilla": {"model": {"variant": "vanilla", "hand_backbone": {"base_channels": 16}}},
+    # body_only on bones (joint minus parent): the hand's shape without its place
+    "body_only_bone": {"model": {"variant": "body_only"}, "data": {"stream": "b"}},
+    # body_only on joint motion (frame differences): the path's velocity
+    "body_only_motion": {"model": {"variant": "body_only"}, "data": {"stream": "jm"}},
+    # body_only with a longer window: each gesture stretched over 48 frames instead of 32
+    "body_only_w48": {"model": {"variant": "body_only"}, "data": {"window": 48}},
 }
 
 
@@ -59,8 +65,16 @@ def run_one(cfg: dict, work: pathlib.Path, resume: bool, threads: int) -> dict:
     """Train one run folder (or collect it if finished); its metrics.json."""
     from bharnet.training.train import train
 
+    # the config a folder was trained with: a folder of another recipe is never collected as this one
+    stored = work / "bench_config.json"
+    if (work / "metrics.json").is_file() or (work / "last.pt").is_file():
+        if not stored.is_file() or json.loads(stored.read_text()) != json.loads(json.dumps(cfg)):
+            raise SystemExit(f"{work} holds a run of another config (bench_config.json differs or is "
+                             f"missing): move it away or pass another --work-dir")
     if (work / "metrics.json").is_file():
         return json.loads((work / "metrics.json").read_text())
+    work.mkdir(parents=True, exist_ok=True)
+    stored.write_text(json.dumps(cfg, indent=1, sort_keys=True) + "\n")
     t0 = time.time()
     m = train(cfg, work, threads=threads, quiet=True, resume=resume and (work / "last.pt").is_file())
     m["bench_wall_s"] = round(time.time() - t0, 1)
@@ -92,30 +106,94 @@ def select(args) -> int:
     base = yaml.safe_load((REPO / f"training/configs/shrec17_{args.labels}.yaml").read_text())
     out = RESULTS / f"shrec17_selection{'' if args.labels == 14 else '_28'}.json"
     res = {"what": "recipe selection on held-out training people (train: val_train, score: val)",
-           "val_subjects": list(VAL_SUBJECTS),
-           "labels": args.labels, "epochs": args.epochs, "seeds": args.seeds,
-           "machine": platform.platform(), "threads": args.threads, "candidates": {}}
-    if out.is_file() and args.resume:
-        res["candidates"] = json.loads(out.read_text()).get("candidates", {})
+           "val_subjects": list(VAL_SUBJECTS), "labels": args.labels,
+           "machine": platform.platform(), "threads": args.threads,
+           "candidates": _earlier_candidates(out) if args.resume else {}}
     for name in args.candidates:
+        key = f"{name}_e{args.epochs}"   # one entry per structure and epoch count
         for s in args.seeds:
             cfg = _merge(base, CANDIDATES[name])
             cfg["data"]["path"] = str(data)
             cfg["train"].update(train_split="val_train", test_split="val", epochs=args.epochs,
                                 warmup_epochs=1, eval_every=args.epochs, seed=s)
-            work = pathlib.Path(args.work_dir) / "select" / f"{name}_e{args.epochs}" / f"seed{s}"
+            work = pathlib.Path(args.work_dir) / "select" / key / f"seed{s}"
             m = run_one(cfg, work, args.resume, args.threads)
-            c = res["candidates"].setdefault(name, {"overrides": CANDIDATES[name], "runs": {}})
-            c["runs"][str(s)] = _summary(m)
+            c = res["candidates"].setdefault(key, {"name": name, "epochs": args.epochs,
+                                                   "overrides": CANDIDATES[name], "runs": {}})
+            r = _summary(m)
+            wall = work / "bench_wall_s.txt"
+            r["wall_s"] = float(wall.read_text()) if wall.is_file() else None
+            c["runs"][str(s)] = r
             c["val_top1"] = _stats(r["top1"] for r in c["runs"].values())
-            out.write_text(json.dumps(res, indent=2) + "\n")
-            print(f"{name} seed {s}: val top1 {m['top1']:.4f} ({m.get('timing', {}).get('train_s')} s)")
-    best = max(res["candidates"], key=lambda k: res["candidates"][k]["val_top1"]["mean"])
-    res["chosen"] = best
-    res["not_run"] = [k for k in CANDIDATES if k not in res["candidates"]]
-    out.write_text(json.dumps(res, indent=2) + "\n")
-    print(f"chosen: {best} -> {out}")
+            c["cost"] = cost(cfg, args.labels)
+            _write_selection(res, out)
+            print(f"{key} seed {s}: val top1 {m['top1']:.4f} ({m.get('timing', {}).get('train_s')} s)")
+    _write_selection(res, out)
+    print(f"best on val: {res['best_on_val']} -> {out}")
     return 0
+
+
+def _earlier_candidates(out: pathlib.Path) -> dict:
+    """Candidates of an earlier selection file, keyed <name>_e<epochs> (old files: by name)."""
+    if not out.is_file():
+        return {}
+    old = json.loads(out.read_text())
+    cands = {}
+    for k, c in old.get("candidates", {}).items():
+        if "epochs" not in c:   # written before the key held the epoch count
+            c = {"name": k, "epochs": old["epochs"], **c}
+            k = f"{k}_e{old['epochs']}"
+        cands[k] = c
+    return cands
+
+
+def _write_selection(res: dict, out: pathlib.Path) -> None:
+    cands = res["candidates"]
+    res["best_on_val"] = max(cands, key=lambda k: cands[k]["val_top1"]["mean"])
+    res["not_run"] = [k for k in CANDIDATES if k not in {c["name"] for c in cands.values()}]
+    out.write_text(json.dumps(res, indent=2) + "\n")
+    plot_selection(res, out.with_suffix(".png"))
+
+
+def plot_selection(res: dict, path: pathlib.Path) -> None:
+    """Validation top-1 of every candidate, with its fine and coarse gestures."""
+    plt = _pyplot()
+    if plt is None:
+        return
+    import numpy as np
+
+    keys = list(res["candidates"])
+    cands = [res["candidates"][k] for k in keys]
+    rows = {"all": "top1", "fine": "hand_intensive_top1", "coarse": "non_hand_intensive_top1"}
+    fig, ax = plt.subplots(figsize=(max(6, 1.4 * len(keys) + 2), 4.5))
+    x = np.arange(len(keys))
+    for i, (label, field) in enumerate(rows.items()):
+        v = [np.mean([r[field] for r in c["runs"].values()]) for c in cands]
+        ax.bar(x + (i - 1) * 0.27, v, 0.27, label=label)
+        if field == "top1":
+            for xi, vi in zip(x, v):
+                ax.text(xi - 0.27, vi + 0.005, f"{vi:.3f}", ha="center", fontsize=7)
+    ax.set_xticks(x, [f"{k}\n{c['cost']['gflops']:.2f} GFLOPs" if c.get("cost") else k
+                      for k, c in zip(keys, cands)], fontsize=7)
+    ax.set_ylim(0.5, 1.0)
+    ax.set_ylabel(f"top-1 on held-out training people {res['val_subjects']}")
+    ax.set_title(f"SHREC'17 {res['labels']} classes: recipe selection\n(train val_train, score val; "
+                 f"seeds per candidate: {', '.join(str(len(c['runs'])) for c in cands)})", fontsize=9)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _pyplot():
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    return plt
 
 
 def cost(cfg: dict, num_classes: int) -> dict:
@@ -168,12 +246,8 @@ def run(args) -> int:
 
 
 def plot(res: dict, path: pathlib.Path) -> None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    plt = _pyplot()
+    if plt is None:
         return
     import numpy as np
 

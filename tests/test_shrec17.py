@@ -198,6 +198,55 @@ def test_shipped_recipes_route_one_hand_and_never_mirror_the_path(recipe):
         assert cfg["data"]["sample"] == "stream" and cfg["train"]["test_clips"] == 1
 
 
+def _bench():
+    import importlib.util
+
+    path = pathlib.Path(__file__).resolve().parents[1] / "bench" / "shrec17.py"
+    spec = importlib.util.spec_from_file_location("shrec17_bench", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_bench_never_collects_a_run_folder_of_another_config(tmp_path):
+    """--resume collects finished run folders: one trained with another recipe (say fewer epochs)
+    must be refused, not reported as this recipe's seed."""
+    import json
+
+    bench = _bench()
+    cfg = {"train": {"epochs": 12, "seed": 0}, "model": {"variant": "body_only"}}
+    work = tmp_path / "seed0"
+    work.mkdir()
+    (work / "metrics.json").write_text(json.dumps({"top1": 0.5}))
+    with pytest.raises(SystemExit, match="another config"):        # no record of its config
+        bench.run_one(cfg, work, resume=True, threads=1)
+    (work / "bench_config.json").write_text(json.dumps({**cfg, "train": {"epochs": 6, "seed": 0}}))
+    with pytest.raises(SystemExit, match="another config"):
+        bench.run_one(cfg, work, resume=True, threads=1)
+    (work / "bench_config.json").write_text(json.dumps(cfg))
+    assert bench.run_one(cfg, work, resume=True, threads=1) == {"top1": 0.5}
+
+
+def test_bench_selection_keeps_every_candidate_with_its_epochs(tmp_path):
+    """Selection files written before candidates were keyed by epochs are read back under
+    <name>_e<epochs>; the best on validation and the candidates never run are stated."""
+    import json
+
+    bench = _bench()
+    run = {"top1": 0.9, "hand_intensive_top1": 0.8, "non_hand_intensive_top1": 0.95}
+    old = {"epochs": 6, "candidates": {"body_only": {"runs": {"0": run}, "val_top1": {"mean": 0.9}}}}
+    (tmp_path / "sel.json").write_text(json.dumps(old))
+    cands = bench._earlier_candidates(tmp_path / "sel.json")
+    assert list(cands) == ["body_only_e6"] and cands["body_only_e6"]["name"] == "body_only"
+    cands["vanilla_e6"] = {"name": "vanilla", "epochs": 6, "runs": {"0": {**run, "top1": 0.95}},
+                           "val_top1": {"mean": 0.95}}
+    res = {"labels": 14, "val_subjects": [8], "candidates": cands}
+    bench._write_selection(res, tmp_path / "out.json")
+    back = json.loads((tmp_path / "out.json").read_text())
+    assert back["best_on_val"] == "vanilla_e6"
+    assert "vanilla" not in back["not_run"] and "body_only_bone" in back["not_run"]
+
+
 # ---- real data: a few epochs on a subset must clear a floor a broken model cannot -----------------
 # six gestures: three of hand shape (grab, expand, pinch) and three of path (swipes right, left, up)
 CHECK_GESTURES = (1, 3, 4, 7, 8, 9)

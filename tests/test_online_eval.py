@@ -202,3 +202,81 @@ def test_stream_windows_and_synth_streams(tmp_path):
         last = int(first) + c.num_frames - 1 - min(int(first), 30)
         lbl = ds.classes[c.label]
         assert (int(first), last, lbl) in regions(gt[seq], len(np.load(tmp_path / f"s/{seq}.npz")["keypoints"]))
+
+
+# ---- real-hand streams joined from SHREC'17 sequences ------------------------------------------
+def _fake_shrec17(root, people=(1, 2, 8), per_person=4):
+    """A SHREC'17-shaped folder: people 1 and 2 train, 8 a validation person, 1 test person (5)."""
+    rng = np.random.default_rng(0)
+    lines = {"train_gestures.txt": [], "test_gestures.txt": []}
+    for s in (*people, 5):
+        for k in range(per_person):
+            g, f, e = 1 + (k * 3 + s) % 14, 1 + k % 2, 1 + k
+            n = int(rng.integers(9, 30))
+            seq = (rng.normal(0, 0.05, (n, 22, 3)) + np.array([s, k, 0.5])).astype(np.float32)
+            d = root / f"gesture_{g}" / f"finger_{f}" / f"subject_{s}" / f"essai_{e}"
+            d.mkdir(parents=True)
+            np.savetxt(d / "skeletons_world.txt", seq.reshape(n, -1), fmt="%.6f")
+            lines["test_gestures.txt" if s == 5 else "train_gestures.txt"].append(
+                f"{g} {f} {s} {e} {g} {(g - 1) * 2 + f} {n}")
+    for name, ls in lines.items():
+        (root / name).write_text("\n".join(ls) + "\n")
+
+
+def test_shrec17_streams_hold_each_sequence_once_with_its_frames(tmp_path):
+    from bharnet.data import shrec17
+    from bharnet.online.shrec17_streams import build_streams
+
+    root = tmp_path / "shrec17"
+    _fake_shrec17(root)
+    streams = build_streams(root, "train", per_stream=3, idle=(5, 9))
+    assert {i["subject"] for *_, i in streams} == {1, 2}          # val person 8 and test 5 left out
+    assert [i["subject"] for *_, i in build_streams(root, "val")] == [8]
+    assert [i["subject"] for *_, i in build_streams(root, "test")] == [5]
+    used = [c for *_, i in streams for c in i["sequences"]]
+    assert len(used) == len(set(used)) == 8
+    for sid, kp, acts, info in streams:
+        assert kp.shape[1:] == (22, 3) and kp.dtype == np.float32 and len(acts) == len(info["sequences"])
+        assert acts[0].start >= 5 and kp.shape[0] - 1 - acts[-1].end >= 5   # idle before and after
+        for a, clip in zip(acts, info["sequences"]):
+            g, f, s, e = (int(x[1:]) for x in clip.split("_"))
+            real = shrec17.read_sequence(root / f"gesture_{g}" / f"finger_{f}" / f"subject_{s}"
+                                         / f"essai_{e}" / "skeletons_world.txt")
+            np.testing.assert_array_equal(kp[a.start:a.end + 1], real)   # the real frames, untouched
+            assert a.label == shrec17.GESTURES[g - 1]
+        # the joins: no jump between consecutive frames beyond the people's own motion + jitter
+        step = np.abs(np.diff(kp, axis=0)).max()
+        assert step < 0.6, (sid, step)
+        gaps = [b.start - a.end - 1 for a, b in zip(acts, acts[1:])]
+        assert all(g >= 5 + 2 * 8 for g in gaps), gaps                  # move, rest, move
+    # seeded: the same streams again, another seed another order
+    again = build_streams(root, "train", per_stream=3, idle=(5, 9))
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(streams, again))
+    other = build_streams(root, "train", per_stream=3, idle=(5, 9), seed=1)
+    assert [i["sequences"] for *_, i in other] != [i["sequences"] for *_, i in streams]
+
+
+def test_shrec17_streams_cli_feeds_stream_windows(tmp_path, capsys):
+    root = tmp_path / "shrec17"
+    _fake_shrec17(root)
+    out = tmp_path / "streams"
+    assert main(["shrec17-streams", "--root", str(root), "--split", "train", "--out", str(out),
+                 "--per-stream", "4", "--idle", "5", "9"]) == 0
+    gt = read_csv(out / "annotations.csv")
+    assert sorted(gt) == ["s01_00", "s02_00"] and all(len(a) == 4 for a in gt.values())
+    info = json.loads((out / "streams.json").read_text())
+    assert info["split"] == "train" and set(info["streams"]) == set(gt)
+    ds_path = tmp_path / "w.npz"
+    assert main(["stream-windows", str(out), "--gt", str(out / "annotations.csv"), "--window", "9",
+                 "--val-every", "2", "--out", str(ds_path)]) == 0
+    from bharnet.data.dataset import load
+
+    ds = load(ds_path)
+    assert ds.layout == "shrec22" and ds.fps == 30.0 and ds.classes[-1] == "background"
+    assert {ds.classes[c.label] for c in ds.clips} >= {"background"} and len(ds.splits["val"]) > 0
+    with pytest.raises(SystemExit):
+        main(["shrec17-streams", "--root", str(root), "--split", "nope", "--out", str(out)])
+    capsys.readouterr()
+    assert main(["shrec17-streams", "--root", str(tmp_path), "--split", "test", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "test_gestures.txt: file not found" in err[0]

@@ -91,7 +91,31 @@ def register(sub) -> None:
                    help="their ground truth (default: --annotations)")
     w.add_argument("--classes", nargs="+", default=None,
                    help="the action classes in order (default: all labels, sorted); background last")
+    w.add_argument("--layout", default=None,
+                   help="layout of the keypoints (default: a .npz's 'layout', else by their shape)")
+    w.add_argument("--fps", type=float, default=None,
+                   help="the streams' frame rate, recorded in the dataset (default: a .npz's 'fps')")
     w.set_defaults(func=cmd_windows)
+
+    h = sub.add_parser("shrec17-streams", help="continuous real-hand streams joined from SHREC'17 "
+                                               "sequences, for online detection",
+                       description="Per person of a split, their SHREC'17 sequences in a random "
+                                   "order joined by synthetic transitions and idle stretches at "
+                                   "rest (docs/guides/events.md says what this can and cannot "
+                                   "show). Writes <id>.npz (keypoints [T,22,3], layout shrec22), "
+                                   "annotations.csv (SHREC'22 form) and streams.json into --out.")
+    h.add_argument("--root", type=pathlib.Path, required=True,
+                   help="the SHREC'17 folder (train_gestures.txt, test_gestures.txt, gesture_*)")
+    h.add_argument("--split", required=True, choices=["train", "val", "test"],
+                   help="train: the training people but the validation four; val: those four; "
+                        "test: the official test people")
+    h.add_argument("--out", type=pathlib.Path, required=True, help="folder")
+    h.add_argument("--labels", type=int, default=14, choices=[14, 28], help="label set (14)")
+    h.add_argument("--per-stream", type=int, default=10, help="gestures per stream (10)")
+    h.add_argument("--idle", type=int, nargs=2, default=(10, 60), metavar=("MIN", "MAX"),
+                   help="frames at rest between two gestures (10 60)")
+    h.add_argument("--seed", type=int, default=0, help="order and transitions (0)")
+    h.set_defaults(func=cmd_shrec17_streams)
 
     g = sub.add_parser("synth-streams", help="synthetic continuous streams for online detection: "
                                              "gestures among unannotated distractor motion",
@@ -229,7 +253,22 @@ def cmd_synth_streams(args) -> int:
     return 0
 
 
+def cmd_shrec17_streams(args) -> int:
+    from .shrec17_streams import write_streams
+
+    streams = write_streams(args.root, args.split, args.out, labels=args.labels,
+                            per_stream=args.per_stream, seed=args.seed, idle=tuple(args.idle))
+    frames = sum(len(kp) for _, kp, _, _ in streams)
+    print(f"wrote {len(streams)} streams ({frames / 30 / 60:.1f} min, "
+          f"{sum(len(a) for _, _, a, _ in streams)} gestures of "
+          f"{len({i['subject'] for *_, i in streams})} people) and "
+          f"{args.out / 'annotations.csv'}")
+    return 0
+
+
 def cmd_windows(args) -> int:
+    import numpy as np
+
     from ..data.dataset import save
     from .annotations import load_annotations
     from .detect import keypoint_files, load_keypoints
@@ -255,11 +294,16 @@ def cmd_windows(args) -> int:
         seqs += more
         val |= {n for n, _, _ in more}
     files = [f for _, f, _ in seqs]
+    layout, fps = args.layout, args.fps
+    if files[0].suffix.lower() == ".npz":   # what the stream writers record beside the keypoints
+        with np.load(files[0], allow_pickle=False) as z:
+            if layout is None and "layout" in z.files:
+                layout = str(z["layout"])
+            if fps is None and "fps" in z.files:
+                fps = float(z["fps"])
     ds = build(((n, load_keypoints(f), acts) for n, f, acts in seqs), args.window, val, args.onset,
-               args.guard, classes=args.classes)
+               args.guard, classes=args.classes, layout=layout, fps=fps)
     save(ds, args.out)
-    import numpy as np
-
     counts = np.bincount([c.label for c in ds.clips], minlength=ds.num_classes)
     print(f"wrote {args.out}: {len(ds)} clips from {len(files)} sequences "
           f"({', '.join(f'{k} {len(v)}' for k, v in ds.splits.items())}); "

@@ -26,6 +26,7 @@ from ..data.dataset import Clip, SkeletonDataset
 from .annotations import Action
 
 BACKGROUND = "background"
+WHOLE_BODY = ("coco_wholebody", "mediapipe_holistic")   # raw forms to_keypoints tells by shape
 
 
 def regions(actions: list[Action], frames: int, onset: float = 0.3, guard: int = 3,
@@ -74,23 +75,40 @@ def stream_clips(keypoint: np.ndarray, score: np.ndarray, actions: list[Action],
     return clips
 
 
-def build(sequences, window: int, val: set[str] = frozenset(), onset: float = 0.3, guard: int = 3,
-          background: str = BACKGROUND, classes: list[str] | None = None) -> SkeletonDataset:
-    """sequences: [(name, raw keypoint array ([T,V,C] / [M,T,V,C], layout told by its shape),
-    [Action])] -> a dataset with splits "train" (all other sequences) and "val" (those named in
-    `val`). classes: the action classes (default: every label seen, sorted) + background last."""
+def _keypoints(arr, layout: str | None):
+    """(keypoint [M,T,V,C], score [M,T,V], layout) of a raw array: the layout told by its shape
+    (whole-body forms), or given (e.g. shrec22: coordinates only, every joint present unless NaN)."""
     from ..data.wholebody import to_keypoints
+
+    if layout is None or layout in WHOLE_BODY:   # their raw rows carry scores: the readers know
+        kp, score, lay = to_keypoints(arr)
+        if layout not in (None, lay):
+            raise ValueError(f"keypoints of shape {np.shape(arr)} are {lay}, not {layout}")
+        return kp, score, lay
+    kp = np.asarray(arr, np.float32)
+    kp = kp[None] if kp.ndim == 3 else kp
+    score = np.isfinite(kp).all(-1).astype(np.float32)
+    return np.nan_to_num(kp), score, layout
+
+
+def build(sequences, window: int, val: set[str] = frozenset(), onset: float = 0.3, guard: int = 3,
+          background: str = BACKGROUND, classes: list[str] | None = None,
+          layout: str | None = None, fps: float | None = None) -> SkeletonDataset:
+    """sequences: [(name, raw keypoint array ([T,V,C] / [M,T,V,C], layout told by its shape
+    unless `layout` names it), [Action])] -> a dataset with splits "train" (all other sequences)
+    and "val" (those named in `val`). classes: the action classes (default: every label seen,
+    sorted) + background last. fps: the streams' frame rate, recorded in the dataset."""
 
     seqs = list(sequences)
     if classes is None:
         classes = sorted({a.label for _, _, acts in seqs for a in acts})
     classes = [c for c in classes if c != background] + [background]
-    clips, splits, layout = [], {"train": [], "val": []}, None
+    clips, splits, seen = [], {"train": [], "val": []}, None
     for name, arr, acts in seqs:
-        kp, sc, lay = to_keypoints(arr)
-        if layout is not None and lay != layout:
-            raise ValueError(f"{name}: layout {lay} differs from the other sequences' {layout}")
-        layout = lay
+        kp, sc, lay = _keypoints(arr, layout)
+        if seen is not None and lay != seen:
+            raise ValueError(f"{name}: layout {lay} differs from the other sequences' {seen}")
+        seen = lay
         cs = stream_clips(kp, sc, acts, name, classes, window, onset, guard, background)
         clips += cs
         splits["val" if name in val else "train"] += [c.name for c in cs]
@@ -99,7 +117,7 @@ def build(sequences, window: int, val: set[str] = frozenset(), onset: float = 0.
     unknown = set(val) - {n for n, _, _ in seqs}
     if unknown:
         raise ValueError(f"validation sequences not found: {sorted(unknown)}")
-    return SkeletonDataset(clips, classes, layout, [], {k: v for k, v in splits.items() if v})
+    return SkeletonDataset(clips, classes, seen, [], {k: v for k, v in splits.items() if v}, fps)
 
 
 __all__ = ["regions", "stream_clips", "build", "BACKGROUND"]

@@ -15,6 +15,14 @@ cost of detection against continual mode alone.
 Writes bench/results/online.json (and online_rule.json: the chosen rule, the SDK's defaults) and
 bench/results/online.png (timeline of two test streams).
 
+    python bench/online.py --shrec17 s0.bharnet s1.bharnet s2.bharnet [--resume]
+
+Real hands: continuous streams joined from SHREC'17 sequences (bharnet.online.shrec17_streams,
+bharnet shrec17-streams): per model (one per training seed, trained on the training people's
+streams, training/configs/online_shrec17.yaml) the rule is tuned on the validation people's
+streams and scored once on the official test people's. Writes bench/results/online_shrec17.json
+(+ .png); --resume keeps the runs of other bundles measured on the same streams.
+
 The streams come from bharnet.data.synth.generate_stream: actions of 48-72 frames at 30 fps
 separated by 8-24 idle frames (the rest pose); --idle widens the gaps.
 """
@@ -157,6 +165,78 @@ def background(args) -> int:
     return 0
 
 
+def _summary(rows: list[dict]) -> dict:
+    """mean, std, n over runs of the test metrics that the targets name."""
+    out = {}
+    for k in ("detection_rate", "fp_per_action", "fp_per_minute", "latency_from_end_median_ms",
+              "latency_from_start_median_ms"):
+        if k.startswith("latency"):
+            v = [r["test"][k.replace("_median_ms", "_ms")]["median"] for r in rows]
+            v = [x for x in v if x is not None]
+        else:
+            v = [r["test"][k] for r in rows]
+        out[k] = {"mean": float(np.mean(v)) if v else None, "std": float(np.std(v)) if v else None,
+                  "n": len(v)}
+    return out
+
+
+def shrec17(args) -> int:
+    """Learned-background models on real-hand streams joined from SHREC'17 sequences: the rule
+    tuned on the validation people's streams, then the test people's streams scored once."""
+    from bharnet.online.plot import timeline
+    from bharnet.online.shrec17_streams import build_streams
+    from bharnet.sdk.events import EventRule
+
+    t0 = time.perf_counter()
+    val = [(n, kp, a) for n, kp, a, _ in build_streams(args.shrec17_root, "val")]
+    test = [(n, kp, a) for n, kp, a, _ in build_streams(args.shrec17_root, "test")]
+    streams = {"generator": "bharnet.online.shrec17_streams.build_streams (bharnet shrec17-streams, "
+                            "seed 0, defaults)",
+               "fps": FPS, "val": {"streams": len(val), "gestures": sum(len(a) for *_, a in val),
+                                   "people": "SHREC'17 training people 8, 13, 19, 27 (held out)"},
+               "test": {"streams": len(test), "gestures": sum(len(a) for *_, a in test),
+                        "people": "the official test people (1, 5, 6, 17, 18, 23, 24, 28)"}}
+    path = args.out.with_name("online_shrec17.json")
+    earlier = json.loads(path.read_text()) if args.resume and path.is_file() else {}
+    if earlier.get("streams") != streams:
+        earlier = {}
+    rows = [r for r in earlier.get("runs", []) if r["bundle"] not in args.shrec17]
+    for b in args.shrec17:
+        rule, best, _, m, scored, recs, det = evaluate(b, val, test)
+        rows.append({"bundle": b, "sha256": det.info["bundle_sha256"], "mode": det.mode,
+                     "backend": det.backend.name, "window": det.window, "stride": det.stride,
+                     "classes": det.classes,
+                     "rule": {k: best[k] for k in ("enter", "exit", "min_ms", "gap_ms")},
+                     "validation": best, "test": m})
+        print(f"{b}: rule {rule.enter}/{rule.exit}/{rule.min_ms:g}/{rule.gap_ms:g}; test detection "
+              f"{m['detection_rate']:.3f}, fp/action {m['fp_per_action']:.3f}, latency from end "
+              f"median {m['latency_from_end_ms']['median']}", flush=True)
+        if b == args.shrec17[0]:
+            timeline(args.png.with_name("online_shrec17.png"), scored, FPS, recs,
+                     sequences=[n for n, _, _ in test[:2]])
+        out = {"streams": streams, "runs": rows, "summary": _summary(rows)}
+        path.write_text(json.dumps(out, indent=1) + "\n")   # after each model: nothing lost
+    summ = out["summary"]
+    first = next(r for r in rows if r["bundle"] == args.shrec17[0])
+    # events on against off, continual mode, on 12 test streams back to back (about 15k frames)
+    c = cost(args.shrec17[0], np.concatenate([kp for _, kp, _ in test[:12]]), args.repeats,
+             EventRule(**first["rule"]))
+    out["cost"] = c
+    out["targets"] = {
+        "detection_rate>=0.90": summ["detection_rate"]["mean"] >= 0.90,
+        "fp_per_action<=0.1": summ["fp_per_action"]["mean"] <= 0.1,
+        "median_latency_from_end<=300ms": (summ["latency_from_end_median_ms"]["mean"] or 1e9) <= 300,
+        "cost_ratio<=1.10": c["ratio"] <= 1.10}
+    out["complete"] = len(rows) >= 3
+    out["seconds"] = time.perf_counter() - t0
+    path.write_text(json.dumps(out, indent=1) + "\n")
+    print(f"{len(rows)} model(s): " + ", ".join(
+        f"{k} {v['mean']:.3f} +- {v['std']:.3f}" for k, v in summ.items() if v["mean"] is not None))
+    print("targets: " + ", ".join(f"{k} {'met' if v else 'MISSED'}" for k, v in out["targets"].items()))
+    print(f"wrote {path}")
+    return 0
+
+
 def cost(model, kp, repeats: int, rule) -> dict:
     """Per-frame thread CPU (ms) of push() in continual mode, events off and on, best of repeats
     (interleaved, so a busy moment of the shared machine hits both alike)."""
@@ -193,7 +273,14 @@ def main() -> int:
                     help="background mode: bundles trained with a learned background (one per seed)")
     ap.add_argument("--segmented", nargs="+", default=None, metavar="BUNDLE",
                     help="background mode: bundles trained on segmented clips (+ idle), one per seed")
+    ap.add_argument("--shrec17", nargs="+", default=None, metavar="BUNDLE",
+                    help="real-hand mode: bundles of training/configs/online_shrec17.yaml (one per seed)")
+    ap.add_argument("--shrec17-root", type=pathlib.Path, default=REPO.parent / "shared/data/shrec17")
+    ap.add_argument("--resume", action="store_true",
+                    help="real-hand mode: keep earlier runs of other bundles on the same streams")
     args = ap.parse_args()
+    if args.shrec17:
+        return shrec17(args)
     if set(args.val_seeds) & set(args.test_seeds):
         ap.error("validation and test seeds must differ")
     if args.learned or args.segmented:

@@ -280,3 +280,22 @@ def test_shrec17_streams_cli_feeds_stream_windows(tmp_path, capsys):
     assert main(["shrec17-streams", "--root", str(tmp_path), "--split", "test", "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "test_gestures.txt: file not found" in err[0]
+
+
+def test_shrec17_streams_on_the_real_validation_people(shared_dir):
+    """The real construction: the four held-out training people, each of their 410 sequences once,
+    annotated with its listed length and label, and between the gestures what is not one."""
+    from bharnet.data import shrec17
+    from bharnet.online.shrec17_streams import build_streams, split_rows
+
+    root = shared_dir / "data/shrec17"
+    streams = build_streams(root, "val")
+    rows = {shrec17.clip_name(*r[:4]): r for r in split_rows(root, "val")}
+    assert {i["subject"] for *_, i in streams} == set(shrec17.VAL_SUBJECTS)
+    used = [c for *_, i in streams for c in i["sequences"]]
+    assert sorted(used) == sorted(rows) and len(used) == 410
+    for _, kp, acts, info in streams:
+        assert info["jitter_m"] < 0.01 and info["synthetic_frames"] == len(kp) - sum(
+            a.end - a.start + 1 for a in acts)
+        for a, clip in zip(acts, info["sequences"]):
+            assert a.end - a.start + 1 == rows[clip][6] and a.label == shrec17.GESTURES[rows[clip][0] - 1]

@@ -84,7 +84,7 @@ def run_one(cfg: dict, work: pathlib.Path, resume: bool, threads: int) -> dict:
 
 def _summary(m: dict) -> dict:
     keys = ("top1", "top5", "mean_class_acc", "hand_intensive_top1", "non_hand_intensive_top1",
-            "per_class", "confusion", "seed")
+            "per_class", "confusion", "seed", "num_samples")
     out = {k: m.get(k) for k in keys}
     out["train_s"] = m.get("timing", {}).get("train_s")
     return out
@@ -109,6 +109,12 @@ def select(args) -> int:
            "val_subjects": list(VAL_SUBJECTS), "labels": args.labels,
            "machine": platform.platform(), "threads": args.threads,
            "candidates": _earlier_candidates(out) if args.resume else {}}
+    for c in res["candidates"].values():   # written before candidates recorded these
+        c.setdefault("cost", cost(_merge(base, CANDIDATES[c["name"]]), args.labels))
+        for s in c["runs"]:
+            m = pathlib.Path(args.work_dir) / "select" / f"{c['name']}_e{c['epochs']}" / f"seed{s}"
+            if "num_samples" not in c["runs"][s] and (m / "metrics.json").is_file():
+                c["runs"][s]["num_samples"] = json.loads((m / "metrics.json").read_text())["num_samples"]
     for name in args.candidates:
         key = f"{name}_e{args.epochs}"   # one entry per structure and epoch count
         for s in args.seeds:
@@ -129,7 +135,7 @@ def select(args) -> int:
             _write_selection(res, out)
             print(f"{key} seed {s}: val top1 {m['top1']:.4f} ({m.get('timing', {}).get('train_s')} s)")
     _write_selection(res, out)
-    print(f"best on val: {res['best_on_val']} -> {out}")
+    print(f"best on val: {res['best_on_val']}; chosen by the rule: {res['chosen']} -> {out}")
     return 0
 
 
@@ -148,8 +154,22 @@ def _earlier_candidates(out: pathlib.Path) -> dict:
 
 
 def _write_selection(res: dict, out: pathlib.Path) -> None:
+    """The JSON and PNG, with the choice made by the rule: of the candidates within one binomial
+    standard error of the best validation top-1, the one cheapest to train (GFLOPs x epochs)."""
+    import math
+
     cands = res["candidates"]
-    res["best_on_val"] = max(cands, key=lambda k: cands[k]["val_top1"]["mean"])
+    best = max(cands, key=lambda k: cands[k]["val_top1"]["mean"])
+    p = cands[best]["val_top1"]["mean"]
+    n = next(r["num_samples"] for c in cands.values() for r in c["runs"].values() if r.get("num_samples"))
+    se = math.sqrt(p * (1 - p) / n)
+    near = [k for k in cands if cands[k]["val_top1"]["mean"] >= p - se]
+    res["best_on_val"] = best
+    res["rule"] = ("of the candidates within one binomial standard error of the best validation "
+                   "top-1, the one cheapest to train (GFLOPs x epochs)")
+    res["standard_error"] = se
+    res["chosen"] = min(near, key=lambda k: (cands[k]["cost"]["gflops"] * cands[k]["epochs"],
+                                             -cands[k]["val_top1"]["mean"]))
     res["not_run"] = [k for k in CANDIDATES if k not in {c["name"] for c in cands.values()}]
     out.write_text(json.dumps(res, indent=2) + "\n")
     plot_selection(res, out.with_suffix(".png"))

@@ -233,17 +233,25 @@ def test_bench_selection_keeps_every_candidate_with_its_epochs(tmp_path):
     import json
 
     bench = _bench()
-    run = {"top1": 0.9, "hand_intensive_top1": 0.8, "non_hand_intensive_top1": 0.95}
-    old = {"epochs": 6, "candidates": {"body_only": {"runs": {"0": run}, "val_top1": {"mean": 0.9}}}}
+    run = {"top1": 0.9, "hand_intensive_top1": 0.8, "non_hand_intensive_top1": 0.95, "num_samples": 400}
+    old = {"epochs": 6, "candidates": {"body_only": {"runs": {"0": run}, "val_top1": {"mean": 0.9},
+                                                     "cost": {"gflops": 0.1}}}}
     (tmp_path / "sel.json").write_text(json.dumps(old))
     cands = bench._earlier_candidates(tmp_path / "sel.json")
     assert list(cands) == ["body_only_e6"] and cands["body_only_e6"]["name"] == "body_only"
-    cands["vanilla_e6"] = {"name": "vanilla", "epochs": 6, "runs": {"0": {**run, "top1": 0.95}},
-                           "val_top1": {"mean": 0.95}}
-    res = {"labels": 14, "val_subjects": [8], "candidates": cands}
-    bench._write_selection(res, tmp_path / "out.json")
-    back = json.loads((tmp_path / "out.json").read_text())
-    assert back["best_on_val"] == "vanilla_e6"
+
+    def dearer(top1):   # twice the cost of body_only_e6
+        return {"name": "vanilla", "epochs": 6, "runs": {"0": {**run, "top1": top1}},
+                "val_top1": {"mean": top1}, "cost": {"gflops": 0.2}}
+
+    # standard error at 0.95 on 400 gestures: 0.011. A dearer candidate 0.005 better is not chosen,
+    # 0.05 better is.
+    for top1, chosen in ((0.905, "body_only_e6"), (0.95, "vanilla_e6")):
+        cands["vanilla_e6"] = dearer(top1)
+        res = {"labels": 14, "val_subjects": [8], "candidates": cands}
+        bench._write_selection(res, tmp_path / "out.json")
+        back = json.loads((tmp_path / "out.json").read_text())
+        assert back["best_on_val"] == "vanilla_e6" and back["chosen"] == chosen, top1
     assert "vanilla" not in back["not_run"] and "body_only_bone" in back["not_run"]
 
 

@@ -1,7 +1,8 @@
 """SHREC'17 hand gestures: recipe selection on held-out training people, then seeds on the test split.
 
-    python bench/shrec17.py select [--candidates body_only vanilla] [--epochs 6] [--labels 14]
-        -> bench/results/shrec17_selection.json  (train: val_train, score: val; never the test people)
+    python bench/shrec17.py select [--candidates body_only vanilla ...] [--epochs 12] [--labels 14]
+        -> bench/results/shrec17_selection.json + .png  (train: val_train, score: val; never the test
+           people; one entry per candidate and epoch count, and the one the rule chooses)
     python bench/shrec17.py run --config training/configs/shrec17_14.yaml [--seeds 0 1 2] [--resume]
         -> bench/results/shrec17_14.json + .png  (official split; one run folder per seed)
 
@@ -314,7 +315,7 @@ def main(argv=None) -> int:
     r.add_argument("--out", default=None, help="default bench/results/<config stem>.json")
     args = ap.parse_args(argv)
     if args.cmd == "select":
-        args.epochs = args.epochs or 6
+        args.epochs = args.epochs or 12
         return select(args)
     return run(args)
 

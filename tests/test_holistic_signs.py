@@ -164,17 +164,97 @@ def test_continual_mode_equals_window_mode_on_the_75_points(signs, bundles):
         assert abs(w.score - c.score) <= 1e-4
 
 
-def test_the_docs_page_shows_the_measured_table():
-    """docs/results/holistic_signs.md holds the table that bench/holistic_signs.py renders from
-    bench/results/holistic_signs.json, digit for digit."""
+def _bench():
     import importlib.util
-    import json
 
     spec = importlib.util.spec_from_file_location("holistic_signs_bench", REPO / "bench/holistic_signs.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
+    return bench
+
+
+def test_the_docs_page_shows_the_measured_table():
+    """docs/results/holistic_signs.md holds the tables that bench/holistic_signs.py renders from
+    bench/results/holistic_signs.json and holistic_signs_people.json, digit for digit."""
+    import json
+
+    bench = _bench()
     res = json.loads((REPO / "bench/results/holistic_signs.json").read_text())
+    people = json.loads((REPO / "bench/results/holistic_signs_people.json").read_text())
     page = (REPO / "docs/results/holistic_signs.md").read_text()
-    assert bench.table_md(res) in page
-    assert bench.hand_frame_md(res) in page
+    for table in (bench.table_md(res), bench.candidates_md(res), bench.cv_md(res), bench.streaming_md(res),
+                  bench.people_md(people), bench.habits_md(people)):
+        assert table in page
     assert (REPO / "bench/results/holistic_signs.png").is_file()
+
+
+def test_signing_habits_measure_what_tells_the_signs_apart(signs):
+    """The per-person habits that explain the plateau are measured, not assumed: for a typical
+    signer `iloveyou` folds the middle finger and `thanks` is signed low (chin, chest), while
+    person 7 (validation) signs `thanks` with a fist at nose height and `iloveyou` with open hands."""
+    from types import SimpleNamespace
+
+    hb = _bench().signing_habits(SimpleNamespace(splits={"all": signs.clips}, classes=signs.classes,
+                                                 layout=signs.layout))
+    assert len(hb) == 16
+    typical = hb["13"]
+    assert typical["iloveyou"]["finger_extension"]["middle"] < 1.0 < typical["hello"]["finger_extension"]["middle"]
+    assert typical["thanks"]["wrist_below_nose"] > typical["hello"]["wrist_below_nose"] + 0.5
+    odd = hb["7"]
+    assert odd["thanks"]["finger_extension"]["middle"] < 1.0 < odd["iloveyou"]["finger_extension"]["middle"]
+    # the people the results are also given without are exactly those whose `iloveyou` keeps the
+    # middle finger stretched or whose `thanks` folds it
+    atypical = {p for p, h in hb.items() if h["iloveyou"]["finger_extension"]["middle"] > 1.0
+                or h["thanks"]["finger_extension"]["middle"] < 1.0}
+    assert atypical == set(_bench().OUTLIERS)
+
+
+def _toy_people(tmp_path, people=16):
+    from bharnet.data import dataset
+
+    rng = np.random.default_rng(0)
+    clips = [dataset.Clip(rng.random((1, 4, 75, 3), dtype=np.float32), np.ones((1, 4, 75), np.float32),
+                          k % 3, f"p{p:02d}_sign_{k:02d}") for p in range(people) for k in range(3)]
+    ds = dataset.Dataset(clips, ["a", "b", "c"], "mediapipe_holistic",
+                         splits={"train": [c.name for c in clips[:30]], "test": [c.name for c in clips[30:]]})
+    path = tmp_path / "toy.pkl"
+    dataset.save(ds, path)
+    return path
+
+
+def test_cross_validation_holds_every_person_out_exactly_once(tmp_path, monkeypatch):
+    from bharnet.data import dataset
+
+    bench = _bench()
+    monkeypatch.setattr(bench, "WORK", tmp_path / "work")
+    path = _toy_people(tmp_path)
+    seen = []
+    for k in range(bench.CV_FOLDS):
+        ds = dataset.load(bench.cv_fold_file(path, k))
+        test = {bench.person_of(n) for n in ds.splits["test"]}
+        train = {bench.person_of(n) for n in ds.splits["train"]}
+        assert test and not test & train and len(test | train) == 16
+        assert len(ds.splits["test"]) + len(ds.splits["train"]) == len(ds.clips)
+        seen += sorted(test)
+    assert sorted(seen) == list(range(16))
+    with pytest.raises(ValueError, match="pNN_sign_KK"):
+        bench.person_of("take3")
+
+
+def test_cross_validation_summary_pools_people_and_pairs_them():
+    """Pooled top-1 is the mean over all 16 people (each once, from the fold that held it out), and
+    the comparison against unified is per person; a seed with a fold missing is not reported."""
+    bench = _bench()
+    runs = {}
+    for v, acc in (("vanilla", 0.9), ("unified", 0.8)):
+        for k in range(bench.CV_FOLDS):
+            pp = {str(p): acc + (0.1 if (v == "vanilla" and p == 0) else 0.0)
+                  for p in range(16) if p % bench.CV_FOLDS == k}
+            runs[f"cv{k}/{v}/s0"] = {"candidate": f"cv{k}", "variant": v, "seed": 0, "per_person": pp}
+    runs["cv0/vanilla/s1"] = {"candidate": "cv0", "variant": "vanilla", "seed": 1, "per_person": {"0": 0.0}}
+    out = bench.summarise_cv(runs)
+    assert out["vanilla"]["seeds"] == [0]
+    assert out["vanilla"]["pooled_top1"]["mean"] == pytest.approx(0.9 + 0.1 / 16, abs=1e-4)
+    assert out["unified"]["pooled_top1"]["mean"] == pytest.approx(0.8)
+    assert out["vanilla"]["minus_unified_per_person"]["wins"] == 16
+    assert len(out["vanilla"]["per_person"]) == 16

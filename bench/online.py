@@ -215,7 +215,7 @@ def shrec17(args) -> int:
         print(f"{b}: rule {rule.enter}/{rule.exit}/{rule.min_ms:g}/{rule.gap_ms:g}; test detection "
               f"{m['detection_rate']:.3f}, fp/action {m['fp_per_action']:.3f}, latency from end "
               f"median {m['latency_from_end_ms']['median']}", flush=True)
-        if b == args.shrec17[0]:
+        if b == args.shrec17[0]:   # the first model of this call (with --resume: of this call)
             timeline(args.png.with_name("online_shrec17.png"), scored, FPS, recs,
                      sequences=[n for n, _, _ in test[:2]])
         out = {"streams": streams, "grid": GRID_SHREC17, "runs": rows, "summary": _summary(rows)}
@@ -225,7 +225,7 @@ def shrec17(args) -> int:
     # events on against off, continual mode, on 4 test streams back to back (about 5k frames)
     c = cost(args.shrec17[0], np.concatenate([kp for _, kp, _ in test[:4]]), args.repeats,
              EventRule(**first["rule"]))
-    out["cost"] = c
+    out["cost"] = {"bundle": args.shrec17[0], **c}
     out["targets"] = {
         "detection_rate>=0.90": summ["detection_rate"]["mean"] >= 0.90,
         "fp_per_action<=0.1": summ["fp_per_action"]["mean"] <= 0.1,

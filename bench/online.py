@@ -48,7 +48,7 @@ GRID = {"enter": (0.5, 0.6, 0.7, 0.8, 0.9), "exit": (0.2, 0.35, 0.5),
         "min_ms": (0.0, 100.0, 200.0, 300.0, 400.0), "gap_ms": (0.0, 150.0, 300.0)}
 # real hands: the learned-background models' gesture scores sit lower (background takes the rest
 # of the probability), so the grid reaches lower thresholds
-GRID_SHREC17 = {"enter": (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9), "exit": (0.1, 0.2, 0.35, 0.5),
+GRID_SHREC17 = {"enter": (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9), "exit": (0.1, 0.2, 0.35, 0.5),
                 "min_ms": (0.0, 100.0, 200.0, 300.0), "gap_ms": (0.0, 150.0)}
 
 

@@ -376,6 +376,13 @@ CLAIMS += [
           r"whole-body graph \*\*([\d.]+) ± ([\d.]+)\*\*",
           [_at("holistic_signs.json", "variants", v, "top1", k)
            for v in ("vanilla", "body_only", "unified") for k in ("mean", "std")], page=README),
+    Claim("README: Holistic signs without the person who signs differently, and CV",
+          r"on the other four, BHaRNet ([\d.]+), unified ([\d.]+), body_only ([\d.]+)\. Person-wise\s+"
+          r"cross-validation over all 16 people \(one seed\): BHaRNet ([\d.]+), unified ([\d.]+)",
+          [_at("holistic_signs.json", "variants", v, "top1_without_outliers", "mean")
+           for v in ("vanilla", "unified", "body_only")]
+          + [_at("holistic_signs.json", "cv", "variants", v, "pooled_top1", "mean")
+             for v in ("vanilla", "unified")], page=README),
     Claim("README: JHMDB live protocol",
           r"drops from ([\d.]+) to ([\d.]+), so about half",
           [lambda: _json("jhmdb14_live_protocol.json")["runs"][0]["clip"]["top1"],

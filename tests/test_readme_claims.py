@@ -369,7 +369,7 @@ CLAIMS += [
           r"\*\*([\d.]+) ± ([\d.]+)\*\* top-1 on 14 classes \(12 epochs\) and ([\d.]+) ± ([\d.]+) on 28 \(6 epochs\), with "
           r"([\d.]+) M parameters",
           [_at("shrec17_14.json", "top1", "mean"), _at("shrec17_14.json", "top1", "std"),
-           _at("shrec17_28.json", "top1", "mean"), _at("shrec17_28.json", "top1", "std"),
+           _at("shrec17_28_e6.json", "top1", "mean"), _at("shrec17_28_e6.json", "top1", "std"),
            _at("shrec17_14.json", "cost", "params_M")], page=README),
     Claim("README: Holistic signs",
           r"BHaRNet \*\*([\d.]+) ± ([\d.]+)\*\*, body_only ([\d.]+) ± ([\d.]+), and the unified "

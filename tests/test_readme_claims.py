@@ -366,10 +366,10 @@ CLAIMS += [
            _at("streaming_accuracy.json", "jhmdb", "streaming", "top1", 0),
            _at("streaming_accuracy.json", "jhmdb", "windowed_reference", "top1", 0)], page=README),
     Claim("README: SHREC'17",
-          r"\*\*([\d.]+) ± ([\d.]+)\*\* top-1 on 14 classes \(12 epochs\) and ([\d.]+) ± ([\d.]+) on 28 \(6 epochs\), with "
+          r"\*\*([\d.]+) ± ([\d.]+)\*\* top-1 on 14 classes and ([\d.]+) ± ([\d.]+) on 28 \(12 epochs each\), with "
           r"([\d.]+) M parameters",
           [_at("shrec17_14.json", "top1", "mean"), _at("shrec17_14.json", "top1", "std"),
-           _at("shrec17_28_e6.json", "top1", "mean"), _at("shrec17_28_e6.json", "top1", "std"),
+           _at("shrec17_28.json", "top1", "mean"), _at("shrec17_28.json", "top1", "std"),
            _at("shrec17_14.json", "cost", "params_M")], page=README),
     Claim("README: Holistic signs",
           r"BHaRNet \*\*([\d.]+) ± ([\d.]+)\*\*, body_only ([\d.]+) ± ([\d.]+), and the unified "

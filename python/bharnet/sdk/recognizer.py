@@ -655,36 +655,42 @@ class Recognizer:
         return rec
 
     def _push_many_native(self, frames, timestamps, track_ids) -> list[Recognition | None]:
+        """push_many on the native frame path: every frame validated and every clock checked
+        before any track changes, then one native call (which steps the tracks' models together:
+        FrameRuntime.push_many). Runs per camera frame for every track: kept to plain loops."""
         t0 = time.perf_counter()
         ts = [self._timestamp(t) for t in timestamps]
         rows = [self._native_rows(f) for f in frames]
         now = self._clock()
         with self._lock:
-            tracks = [self._tracks.get(i, now) for i in track_ids]
+            get = self._tracks.get
+            tracks = [get(i, now) for i in track_ids]
         live = [k for k, tr in enumerate(tracks) if tr is not None]
+        held = [tracks[k] for k in live]
         # one lock per track, always taken in the same order (no deadlock with another push_many)
-        locks = sorted({id(tracks[k]): tracks[k].lock for k in live}.items())
-        for _, lk in locks:
+        locks = [tr.lock for tr in sorted(held, key=id)]
+        for lk in locks:
             lk.acquire()
         try:
             opts = self.options
-            for k in live:   # every clock checked before any track changes
-                tracks[k].time_verdict(ts[k], opts.max_gap_ms, opts.gap_periods)
-            for k in live:
-                tracks[k].check_time(ts[k], opts.max_gap_ms, opts.gap_periods)
-                tracks[k].tick(ts[k], now)
+            gap, periods = opts.max_gap_ms, opts.gap_periods
+            verdicts = [tr.time_verdict(ts[k], gap, periods) for k, tr in zip(live, held)]
+            for k, tr, v in zip(live, held, verdicts):
+                tr.apply_time(ts[k], v)
+                tr.tick(ts[k], now)
             t1 = time.perf_counter()
-            outs = self._native.push_many([tracks[k].stream for k in live], [rows[k][0] for k in live],
+            outs = self._native.push_many([tr.stream for tr in held], [rows[k][0] for k in live],
                                           [ts[k] for k in live], [rows[k][1] for k in live])
             step_ms = (time.perf_counter() - t1) * 1000.0 / max(1, len(live))
-            due = [tracks[k].completes_window(self.stride) for k in live]
+            stride = self.stride
+            due = [tr.completes_window(stride) for tr in held]
         finally:
-            for _, lk in locks:
+            for lk in locks:
                 lk.release()
         result: list[Recognition | None] = [None] * len(frames)
-        for k, out, d in zip(live, outs, due):
+        for k, tr, out, d in zip(live, held, outs, due):
             if d:
-                result[k] = self._native_recognition(tracks[k], out, step_ms, t0)
+                result[k] = self._native_recognition(tr, out, step_ms, t0)
         if self.on_result is not None:
             for rec in result:
                 if rec is not None:

@@ -513,6 +513,7 @@ class Recognizer:
             def stream(name=lay.name):
                 return StreamState(name, self.spec, self._runner)
         self._native = self._native_path(lay.name)
+        self._native_cols: dict[tuple, int] = {}   # rows shape -> score column (_native_rows)
         self._tracks = TrackTable(self.window, self.spec.num_person, lay.num_joints,
                                   self.spec.coords, stream=stream, **self._table_opts,
                                   native=self._native.new_stream if self._native else None)
@@ -613,11 +614,22 @@ class Recognizer:
     # ---- the native frame path (continual mode on the native backend) ---------------------------
     def _native_rows(self, frame) -> tuple[np.ndarray, int]:
         """A frame's raw rows, validated as _rows validates them, for the native frame path:
-        (float32 C-contiguous [V, cols] or [M, V, cols], the score column or -1)."""
-        rows = frame_to_rows(frame, self.layout)
+        (float32 C-contiguous [V, cols] or [M, V, cols], the score column or -1). A shape is
+        checked once, then looked up (this runs for every frame of every track)."""
+        rows = frame if type(frame) is np.ndarray and frame.ndim in (2, 3) else \
+            frame_to_rows(frame, self.layout)
         if type(rows) is not np.ndarray or rows.dtype != np.float32 or not rows.flags.c_contiguous:
             rows = np.ascontiguousarray(rows, dtype=np.float32)
-        shape = rows.shape
+        col = self._native_cols.get(rows.shape)
+        if col is None:
+            col = self._native_shape(rows.shape)
+            if len(self._native_cols) < 64:   # shapes differ in persons and columns only
+                self._native_cols[rows.shape] = col
+        return rows, col
+
+    def _native_shape(self, shape: tuple) -> int:
+        """The score column (or -1) of native-path rows of this shape; ValueError if they are not
+        this layout's rows or carry fewer coordinates than the model uses."""
         if len(shape) not in (2, 3) or shape[-2] != self._split.num_joints:
             raise ValueError(f"layout {self.layout!r} has {self._split.num_joints} keypoints per "
                              f"frame, got an array of shape {shape}")
@@ -625,7 +637,7 @@ class Recognizer:
         if ncoord < self.spec.coords:
             raise ValueError(f"the model uses {self.spec.coords} coordinates but the frames carry "
                              f"{ncoord} (layout {self.layout!r})")
-        return rows, col
+        return col
 
     def _push_native(self, frame, timestamp, track_id) -> Recognition | None:
         """push() on the native frame path: validation and the track's clock here, the rest in

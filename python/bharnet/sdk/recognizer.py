@@ -888,7 +888,7 @@ class Recognizer:
         for expert in ("body", "hand"):
             pe = probs.get(f"{expert}_logits")
             if pe is not None:
-                k = max(range(len(pe)), key=pe.__getitem__)
+                k = pe.index(max(pe))   # the first largest, as max(range, key=...) picks it
                 setattr(rec, f"{expert}_label", self.classes[k])
                 setattr(rec, f"{expert}_score", pe[k])
         if hand_mask is not None and len(hand_mask):  # [T, 2M]: person 0's left and right hand

@@ -19,13 +19,18 @@ the ratio of the medians is stored beside it):
   push_native     Recognizer.push, continual mode, native backend, frame_path="native"
   push_python     the same with frame_path="python" (the path before issue 22)
   sep16 / many16  16 tracks, each camera frame pushed as 16 push() calls / one push_many()
-  bare16          16 tracks' bare steps (the floor of both)
+                  (which steps the tracks together: StepProgram.step_many, GEMMs batched)
+  many16_unbatched  push_many with batching off (each track stepped alone)
+  bare16          16 tracks' bare steps, one step() each
+  bare16_batched  the same through step_many, as push_many batches them (the floor of many16)
+Batching: n step() calls vs one step_many over n tracks, n = 2..16 (FrameRuntime's rule).
 CPU share: 8 tracks at 30 fps, from the per-frame cost (x 240 frames/s) and from a real-time
 paced run (process CPU / wall). Memory: bytes per track (buffered_bytes) and the RSS growth of
 admitting 64 tracks. Soak: 8 tracks pushed as fast as they go for --soak-s seconds, ids retired
 and reset as they go, RSS sampled every second after a warm-up.
-The aarch64 build under emulation is not measured here (optional in issue 22; the emulation
-harness is too heavy for the 2 shared cores of this machine this session).
+The aarch64 build under emulation is not measured here (optional in issue 22): its harness
+(tools/aarch64: a cross-built manylinux wheel, a Debian arm64 root under qemu, root rights) is
+too heavy for this machine's 2 shared cores.
 Writes bench/results/frame_path.json and frame_path.png.
 """
 from __future__ import annotations
@@ -458,8 +463,9 @@ def main(argv=None) -> int:
     res["memory"] = memory_group()
     print(f"[soak] {soak_s:g} s", flush=True)
     res["soak"] = soak_group(stream, soak_s)
-    res["aarch64"] = ("not measured this run: optional in issue 22; the emulation harness "
-                      "(tests/aarch64) is too heavy for this machine's 2 shared cores this session")
+    res["aarch64"] = ("not measured: optional in issue 22; the emulation harness (tools/aarch64: "
+                      "cross-built wheel, Debian arm64 root under qemu) is too heavy for this "
+                      "machine's 2 shared cores")
     res["targets"] = targets(res)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(res, indent=1) + "\n")

@@ -84,10 +84,12 @@ class FrameRuntime {
   std::vector<int> input_part_;    // per program input: 0 body/joints, 1 hand, 2 hand_mask
   std::vector<int64_t> out_off_;
   int64_t out_floats_ = 0;
-  // Measured on the embedded model (bench/frame_path.py "batching"): stepping 2..16 tracks
-  // together costs 0.92-0.98x of stepping them one by one, least in batches of 4-8 (the
-  // batch's per-track workspaces and ring slots stay in L2); so from 2 tracks on, 8 at a time.
-  int64_t batch_min_ = 2, batch_ = 8;
+  // Measured on the embedded model (bench/frame_path.py, frame_path.json "batching"): one
+  // step_many over n tracks costs 1.01x (n = 2), 0.93x (4), 0.94x (8) and 1.02x (16) of n step()
+  // calls, the batch's working set (per-track workspaces, ring slots) outgrowing L2 at 16; so
+  // batches from 4 tracks on, at most 8 per call. The gain is small because each track's step
+  // is already a GEMM of 17-42 joint rows, not a GEMV: batching saves per-call work only.
+  int64_t batch_min_ = 4, batch_ = 8;
 };
 
 }  // namespace bharnet::runtime

@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 # torch is pinned everywhere: an unpinned torch pulls GBs of CUDA wheels.
 TORCH  := torch==2.13.0
-NATIVE_SRC := $(shell find csrc -name '*.cpp' -o -name '*.cu' -o -name '*.h' -o -name '*.cuh' 2>/dev/null) CMakeLists.txt cmake/simd.cmake pyproject.toml
+NATIVE_SRC := $(shell find csrc -name '*.cpp' -o -name '*.cu' -o -name '*.h' -o -name '*.cuh' -o -name '*.inc' 2>/dev/null) CMakeLists.txt cmake/simd.cmake pyproject.toml
 
 .PHONY: setup build test test-slow test-all demo docs default-model wheel bench bench-train gpu-check clean
 

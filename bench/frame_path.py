@@ -19,13 +19,18 @@ the ratio of the medians is stored beside it):
   push_native     Recognizer.push, continual mode, native backend, frame_path="native"
   push_python     the same with frame_path="python" (the path before issue 22)
   sep16 / many16  16 tracks, each camera frame pushed as 16 push() calls / one push_many()
-  bare16          16 tracks' bare steps (the floor of both)
+                  (which steps the tracks together: StepProgram.step_many, GEMMs batched)
+  many16_unbatched  push_many with batching off (each track stepped alone)
+  bare16          16 tracks' bare steps, one step() each
+  bare16_batched  the same through step_many, as push_many batches them (the floor of many16)
+Batching: n step() calls vs one step_many over n tracks, n = 2..16 (FrameRuntime's rule).
 CPU share: 8 tracks at 30 fps, from the per-frame cost (x 240 frames/s) and from a real-time
 paced run (process CPU / wall). Memory: bytes per track (buffered_bytes) and the RSS growth of
 admitting 64 tracks. Soak: 8 tracks pushed as fast as they go for --soak-s seconds, ids retired
 and reset as they go, RSS sampled every second after a warm-up.
-The aarch64 build under emulation is not measured here (optional in issue 22; the emulation
-harness is too heavy for the 2 shared cores of this machine this session).
+The aarch64 build under emulation is not measured here (optional in issue 22): its harness
+(tools/aarch64: a cross-built manylinux wheel, a Debian arm64 root under qemu, root rights) is
+too heavy for this machine's 2 shared cores.
 Writes bench/results/frame_path.json and frame_path.png.
 """
 from __future__ import annotations
@@ -153,17 +158,24 @@ def prepared_frames(rec, stream, n: int) -> list:
     return out
 
 
-def bare_unit(rec, stream, tracks: int = 1):
+def bare_unit(rec, stream, tracks: int = 1, batch: int = 0, frames=None):
+    """The model step alone on `tracks` states: one step() per state, or with batch > 0
+    StepProgram.step_many on `batch` states at a time (the GEMMs batched across tracks)."""
     runner = rec._runner
-    frames = prepared_frames(rec, stream, 4 * BLOCK)
+    frames = frames or prepared_frames(rec, stream, 4 * BLOCK)
     states = [runner.new_state() for _ in range(tracks)]
+    many = runner._impl.step_many
     pos = [0]
 
     def run():
         for _ in range(BLOCK):
             fr = frames[pos[0] % len(frames)]
-            for st in states:
-                runner.step(fr, st)
+            if batch:
+                for k in range(0, tracks, batch):
+                    many(states[k:k + batch], [fr] * len(states[k:k + batch]))
+            else:
+                for st in states:
+                    runner.step(fr, st)
             pos[0] += 1
     return run
 
@@ -200,24 +212,51 @@ def width_group(name: str, model, stream, repeats: int) -> dict:
 
 
 def tracks_group(stream, repeats: int, tracks: int = 16) -> dict:
-    sep, many = recognizer(None, "native"), recognizer(None, "native")
+    sep, many, unbatched = (recognizer(None, "native") for _ in range(3))
+    batch = many._native._impl.batch
+    unbatched._native._impl.set_batching(tracks + 1, batch)   # push_many, each track stepped alone
     fs, fm = Feed(sep, stream, tracks), Feed(many, stream, tracks, many=True)
-    for f in (fs, fm):
+    fu = Feed(unbatched, stream, tracks, many=True)
+    for f in (fs, fm, fu):
         warm(f, sep.window + 8)
-    units = {"bare16": (bare_unit(sep, stream, tracks), BLOCK * tracks),
+    frames = prepared_frames(sep, stream, 4 * BLOCK)
+    units = {"bare16": (bare_unit(sep, stream, tracks, frames=frames), BLOCK * tracks),
+             "bare16_batched": (bare_unit(sep, stream, tracks, batch, frames), BLOCK * tracks),
              "sep16": (lambda: fs(BLOCK), BLOCK * tracks),
-             "many16": (lambda: fm(BLOCK), BLOCK * tracks)}
+             "many16": (lambda: fm(BLOCK), BLOCK * tracks),
+             "many16_unbatched": (lambda: fu(BLOCK), BLOCK * tracks)}
     t = interleave(units, repeats)
     ratios = {"many16_vs_sep16_paired": paired(t, "many16", "sep16"),
-              "bare16_vs_sep16_paired": paired(t, "bare16", "sep16")}
+              "bare16_vs_sep16_paired": paired(t, "bare16", "sep16"),
+              "bare16_batched_vs_sep16_paired": paired(t, "bare16_batched", "sep16"),
+              "bare16_batched_vs_bare16_paired": paired(t, "bare16_batched", "bare16"),
+              "many16_vs_many16_unbatched_paired": paired(t, "many16", "many16_unbatched")}
     t = _drop_samples(t)
-    return {**ratios, "tracks": tracks, "rows": t,
+    return {**ratios, "tracks": tracks, "batch": batch, "batch_min": many._native._impl.batch_min,
+            "rows": t,
             "many16_vs_sep16": t["many16"]["cpu_us"] / t["sep16"]["cpu_us"],
             "many16_vs_bare16": t["many16"]["cpu_us"] / t["bare16"]["cpu_us"],
             "sep16_vs_bare16": t["sep16"]["cpu_us"] / t["bare16"]["cpu_us"],
-            "note": "per frame of one track (a call's CPU / (frames x tracks)); bare16 / sep16 is "
-                    "the least push_many could reach without stepping the model for less than "
-                    "the bare step"}
+            "note": "per frame of one track (a call's CPU / (frames x tracks)). bare16: 16 step() "
+                    "calls; bare16_batched: StepProgram.step_many, `batch` tracks per call (what "
+                    "push_many runs); many16_unbatched: push_many with batching off. "
+                    "bare16_batched / sep16 is the least push_many could reach without a cheaper "
+                    "model step"}
+
+
+def batching_group(stream, repeats: int, sizes=(2, 4, 8, 16)) -> dict:
+    """The model step of n tracks: n step() calls vs one step_many over all n (paired, per track),
+    the measurement behind FrameRuntime's batching rule (batch_min, batch)."""
+    rec = recognizer(None, "native")
+    frames = prepared_frames(rec, stream, 4 * BLOCK)
+    out = {}
+    for n in sizes:
+        units = {"single": (bare_unit(rec, stream, n, frames=frames), BLOCK * n),
+                 "batched": (bare_unit(rec, stream, n, n, frames), BLOCK * n)}
+        t = interleave(units, repeats)
+        out[str(n)] = {"batched_vs_single_paired": paired(t, "batched", "single"),
+                       "rows": _drop_samples(t)}
+    return out
 
 
 def share_group(stream, per_frame_us: float, seconds: float, tracks: int = 8) -> dict:
@@ -344,12 +383,16 @@ def plot(res: dict, path: pathlib.Path) -> None:
     ax.set_title("one track: push vs the bare native step", fontsize=10)
     ax = axes[1]
     g = res["tracks16"]["rows"]
-    names = ["bare16", "sep16", "many16"]
-    ax.bar(names, [g[n]["cpu_us"] for n in names], color=["#888888", "#d95f02", "#2b7bb9"])
+    names = [n for n in ("bare16", "bare16_batched", "sep16", "many16_unbatched", "many16") if n in g]
+    colours = {"bare16": "#888888", "bare16_batched": "#555555", "sep16": "#d95f02",
+               "many16_unbatched": "#9ecae1", "many16": "#2b7bb9"}
+    ax.bar(names, [g[n]["cpu_us"] for n in names], color=[colours[n] for n in names])
+    ax.tick_params(axis="x", labelsize=7)
     for i, n in enumerate(names):
         ax.text(i, g[n]["cpu_us"], f"{g[n]['cpu_us']:.0f} us", ha="center", va="bottom", fontsize=8)
     ax.set_ylabel("thread CPU per frame of one track, us", fontsize=8)
-    ax.set_title("16 tracks (demo width): bare steps, 16 push(), one push_many()", fontsize=10)
+    ax.set_title("16 tracks (demo width): bare steps (one by one, batched), 16 push(),\n"
+                 "push_many() (tracks stepped one by one, batched)", fontsize=9)
     ax = axes[2]
     soak = res["soak"]["rss_mb"]
     if soak:
@@ -409,8 +452,10 @@ def main(argv=None) -> int:
     for width in args.widths:
         print(f"[{width}] push vs bare step, {repeats} interleaved repeats", flush=True)
         res["widths"][width] = width_group(width, models[width], stream, repeats)
+    print("[batching] n step() vs one step_many, n = 2..16", flush=True)
+    res["batching"] = batching_group(stream, max(3, repeats // 3))
     print("[16 tracks] bare vs push vs push_many", flush=True)
-    res["tracks16"] = tracks_group(stream, max(3, repeats // 4))
+    res["tracks16"] = tracks_group(stream, max(3, repeats // 2))
     per_frame = res["tracks16"]["rows"]["many16"]["cpu_us"]
     print("[8 tracks x 30 fps] paced run", flush=True)
     res["share"] = share_group(stream, per_frame, paced_s)
@@ -418,8 +463,9 @@ def main(argv=None) -> int:
     res["memory"] = memory_group()
     print(f"[soak] {soak_s:g} s", flush=True)
     res["soak"] = soak_group(stream, soak_s)
-    res["aarch64"] = ("not measured this run: optional in issue 22; the emulation harness "
-                      "(tests/aarch64) is too heavy for this machine's 2 shared cores this session")
+    res["aarch64"] = ("not measured: optional in issue 22; the emulation harness (tools/aarch64: "
+                      "cross-built wheel, Debian arm64 root under qemu) is too heavy for this "
+                      "machine's 2 shared cores")
     res["targets"] = targets(res)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(res, indent=1) + "\n")

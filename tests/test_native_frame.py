@@ -252,6 +252,80 @@ def test_push_many_equals_push(holistic_stream):
     assert many.stats()["frames"] == one.stats()["frames"] == len(x) * len(ids)
 
 
+def _prepared(spec, frames):
+    """The model inputs of each frame, prepared by the Python reference (one track)."""
+    split, prep = RowSplitter(HOLISTIC), CausalPreparer(HOLISTIC, spec)
+    out = []
+    for rows in frames:
+        kp, sc = split(rows)
+        x = prep.push(kp[None], sc[None])
+        out.append({k: np.ascontiguousarray(np.take(v, 0, axis=TIME_AXIS[k])) for k, v in x.items()})
+    return out
+
+
+def test_step_many_equals_step(holistic_stream):
+    """The batched step (GEMMs across tracks) gives each track what its own step() gives: tracks
+    at different phases of the schedule, a track reset inside the batch, hostile frames."""
+    rec = sdk.Recognizer(layout=HOLISTIC, backend="native", frame_path="python")
+    prog = rec._runner._impl
+    frames = _prepared(rec.spec, hostile(holistic_stream)[:90])
+    n = 5
+    one, many = [prog.new_state() for _ in range(n)], [prog.new_state() for _ in range(n)]
+    for t in range(n):                       # phases 0..4 of the 4-frame schedule (and beyond)
+        for f in frames[:t]:
+            prog.step(one[t], f), prog.step(many[t], f)
+    predictions = 0
+    for i in range(len(frames) - n):
+        if i == 40:
+            prog.reset(one[2]), prog.reset(many[2])
+        fr = [frames[i + t] for t in range(n)]
+        want = [prog.step(s, f) for s, f in zip(one, fr)]
+        got = prog.step_many(many, fr)
+        for w, g in zip(want, got):
+            assert (w is None) == (g is None)
+            if w is not None:
+                predictions += 1
+                for k in w:
+                    np.testing.assert_allclose(g[k], w[k], rtol=1e-6, atol=1e-6)
+    assert predictions > 50
+    with pytest.raises(RuntimeError, match="twice"):      # one state twice in one batch
+        prog.step_many([many[0], many[0]], fr[:2])
+    assert prog.step_many([many[0]], fr[:1]) is not None    # ... and the state is free again
+
+
+def test_push_many_batched_crowd_equals_python_path(holistic_stream):
+    """A crowd through push_many on the native frame path, its tracks stepped together in batches
+    (of 4 here, so 6 tracks make two), equals each track pushed alone on the Python path: tracks
+    joining late and leaving, a gap, a reset and a forgotten id inside a batch, hostile frames."""
+    x = hostile(holistic_stream)
+    kw = dict(layout=HOLISTIC, backend="native", min_body_presence=0.0, max_gap_ms=1000.0)
+    many = sdk.Recognizer(frame_path="native", **kw)
+    ref = sdk.Recognizer(frame_path="python", **kw)
+    impl = many._native._impl
+    with pytest.raises(ValueError, match="batch_min"):
+        impl.set_batching(1, 4)
+    impl.set_batching(2, 4)
+    ids = ["a", "b", "c", 4, 5, 6]
+    got, want = [], []
+    for i in range(160):
+        here = [k for k in range(len(ids)) if i >= 9 * k and not (k == 3 and 50 <= i < 70)]
+        frames = [x[(i + 13 * k) % len(x)] for k in here]
+        ts = [i * 33.0 + (3000.0 if k == 1 and i >= 80 else 0.0) for k in here]   # b: a gap
+        tids = [ids[k] for k in here]
+        if i == 60:
+            many.reset("c"), ref.reset("c")
+        if i == 100:
+            many.reset(5, forget=True), ref.reset(5, forget=True)
+        got += many.push_many(frames, ts, tids)
+        want += [ref.push(f, t, tid) for f, t, tid in zip(frames, ts, tids)]
+    assert sum(r is not None for r in got) > 100
+    for p, q in zip(got, want):
+        _same(p, q)
+    sa, sb = many.stats(), ref.stats()
+    for k in ("frames", "results", "resets"):
+        assert sa[k] == sb[k], k
+
+
 def test_push_many_refuses_bad_input_before_any_track_changes(holistic_stream):
     r = sdk.Recognizer(layout=HOLISTIC, backend="native")
     f = holistic_stream[0]

@@ -195,6 +195,10 @@ void register_frame(py::module_& m) {
           },
           py::arg("tracks"), py::arg("rows"), py::arg("ts"), py::arg("score_cols"),
           "Frames of several distinct tracks in one call: a list of push() results.")
+      .def("set_batching", &rt::FrameRuntime::set_batching, py::arg("batch_min"), py::arg("batch"),
+           "push_many steps its tracks together from batch_min tracks on, batch tracks per step")
+      .def_property_readonly("batch_min", &rt::FrameRuntime::batch_min)
+      .def_property_readonly("batch", &rt::FrameRuntime::batch)
       .def_property_readonly("lead", &rt::FrameRuntime::lead)
       .def_property_readonly("frames_per_prediction",
                              [](const rt::FrameRuntime& r) { return r.program().frames_per_prediction(); });

@@ -80,10 +80,10 @@ std::string shape_str(const std::vector<int64_t>& s) {
   return r + (s.size() == 1 ? ",)" : ")");
 }
 
-py::object step(const rt::StepProgram& p, rt::StepState& s, py::dict frames) {
+// One frame's inputs {name: array} as the program's pointers (the arrays stay alive in `keep`).
+void frame_inputs(const rt::StepProgram& p, py::dict frames, std::vector<FloatArray>& keep,
+                  std::vector<const float*>& in) {
   const auto& names = p.input_names();
-  std::vector<FloatArray> keep;
-  std::vector<const float*> in;
   for (size_t i = 0; i < names.size(); ++i) {
     if (!frames.contains(names[i])) throw py::key_error("the frame has no input '" + names[i] + "'");
     auto a = FloatArray::ensure(frames[py::str(names[i])]);
@@ -96,23 +96,68 @@ py::object step(const rt::StepProgram& p, rt::StepState& s, py::dict frames) {
     in.push_back(a.data());
     keep.push_back(std::move(a));
   }
+}
+
+// Output arrays for a state that predicts on its next frame (none otherwise).
+void frame_outputs(const rt::StepProgram& p, bool predicts, std::vector<py::array_t<float>>& outs,
+                   std::vector<float*>& out) {
+  if (!predicts) return;
+  for (size_t j = 0; j < p.output_names().size(); ++j) {
+    outs.emplace_back(std::vector<py::ssize_t>{1, py::ssize_t(p.output_size(j))});
+    out.push_back(outs.back().mutable_data());
+  }
+}
+
+py::object frame_result(const rt::StepProgram& p, bool made, bool predicts, const std::vector<py::array_t<float>>& outs) {
+  if (made != predicts) throw std::logic_error("step runtime: prediction schedule out of step");
+  if (!made) return py::none();
+  py::dict result;
+  for (size_t j = 0; j < outs.size(); ++j) result[py::str(p.output_names()[j])] = outs[j];
+  return result;
+}
+
+py::object step(const rt::StepProgram& p, rt::StepState& s, py::dict frames) {
+  std::vector<FloatArray> keep;
+  std::vector<const float*> in;
+  frame_inputs(p, frames, keep, in);
   const bool predicts = p.predicts_next(s);
   std::vector<py::array_t<float>> outs;
   std::vector<float*> out;
-  if (predicts)
-    for (size_t j = 0; j < p.output_names().size(); ++j) {
-      outs.emplace_back(std::vector<py::ssize_t>{1, py::ssize_t(p.output_size(j))});
-      out.push_back(outs.back().mutable_data());
-    }
+  frame_outputs(p, predicts, outs, out);
   bool made;
   {
     py::gil_scoped_release nogil;
     made = p.step(s, in.data(), out.data());
   }
-  if (made != predicts) throw std::logic_error("step runtime: prediction schedule out of step");
-  if (!made) return py::none();
-  py::dict result;
-  for (size_t j = 0; j < outs.size(); ++j) result[py::str(p.output_names()[j])] = outs[j];
+  return frame_result(p, made, predicts, outs);
+}
+
+// step() on several distinct states at once (StepProgram::step_many): a list of step() results.
+py::list step_many(const rt::StepProgram& p, std::vector<rt::StepState*> states, py::list frames) {
+  const size_t n = states.size();
+  if (size_t(py::len(frames)) != n) throw std::invalid_argument("step_many needs one frame per state");
+  const size_t ni = p.input_names().size();
+  std::vector<FloatArray> keep;
+  std::vector<const float*> in;
+  std::vector<std::vector<py::array_t<float>>> outs(n);
+  std::vector<std::vector<float*>> out(n);
+  std::vector<const float* const*> ins(n);
+  std::vector<float* const*> outp(n);
+  std::vector<bool> predicts(n);
+  for (size_t b = 0; b < n; ++b) frame_inputs(p, frames[b].cast<py::dict>(), keep, in);
+  for (size_t b = 0; b < n; ++b) {
+    predicts[b] = p.predicts_next(*states[b]);
+    frame_outputs(p, predicts[b], outs[b], out[b]);
+    ins[b] = in.data() + b * ni;
+    outp[b] = out[b].data();
+  }
+  std::unique_ptr<bool[]> made(new bool[n]);
+  {
+    py::gil_scoped_release nogil;
+    p.step_many(states.data(), ins.data(), outp.data(), int64_t(n), made.get());
+  }
+  py::list result;
+  for (size_t b = 0; b < n; ++b) result.append(frame_result(p, made[b], predicts[b], outs[b]));
   return result;
 }
 
@@ -134,6 +179,9 @@ void register_runtime(py::module_& m) {
       .def("step", &step, py::arg("state"), py::arg("frame"),
            "One frame {input: array without batch/time axes}; returns {output: [1, K]} on prediction "
            "frames, else None. Mutates the state.")
+      .def("step_many", &step_many, py::arg("states"), py::arg("frames"),
+           "step() on several distinct states at once, the model's GEMMs batched across them: a list of "
+           "step() results.")
       .def_property_readonly("input_names", &rt::StepProgram::input_names)
       .def_property_readonly("output_names", &rt::StepProgram::output_names)
       .def_property_readonly("frames_per_prediction", &rt::StepProgram::frames_per_prediction)

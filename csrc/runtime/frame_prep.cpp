@@ -103,6 +103,8 @@ FramePrep::FramePrep(const FramePlan& p) {
   const size_t most = size_t(K * M * std::max<int64_t>(vb, int64_t(p.body.scale_child.size())));
   sorted_.assign(size_t(c + 1), {});
   for (auto& v : sorted_) v.reserve(most);
+  leave_.assign(size_t(c + 1), {});
+  for (auto& v : leave_) v.reserve(most / size_t(std::max<int64_t>(K, 1)) + 1);
   merged_.reserve(most);
   body_in.assign(size_t(C * vb * M), 0.0f);
   hand_in.assign(size_t(C * kHand * H), 0.0f);
@@ -114,6 +116,7 @@ void FramePrep::reset() {
   head_ = -1;
   filled_ = 0;
   for (auto& v : sorted_) v.clear();
+  for (auto& v : leave_) v.clear();
   std::fill(body_.prev_x.begin(), body_.prev_x.end(), 0.0f);
   std::fill(body_.prev_s.begin(), body_.prev_s.end(), 0.0f);
   std::fill(hand_.prev_x.begin(), hand_.prev_x.end(), 0.0f);
@@ -128,7 +131,8 @@ size_t FramePrep::nbytes() const {
     n += v->capacity() * sizeof(float);
   n += (blen_n_.capacity() + hn_.capacity()) * sizeof(int32_t);
   for (const auto& v : sorted_) n += v.capacity() * sizeof(float);
-  n += (in_.capacity() + out_.capacity() + merged_.capacity()) * sizeof(float);
+  for (const auto& v : leave_) n += v.capacity() * sizeof(float);
+  n += (in_.capacity() + merged_.capacity()) * sizeof(float);
   return n;
 }
 
@@ -191,7 +195,12 @@ void FramePrep::adapt(const FramePlan& p, const RawFrame&) {
   const bool leaving = filled_ == K;   // the slot about to be reused leaves the horizon
   head_ = (head_ + 1) % K;
   filled_ = std::min(filled_ + 1, K);
-  if (vb && leaving) update_sorted(p, true);
+  for (int64_t q = 0; vb && q <= c; ++q) {   // what the slot about to be reused takes out
+    if (leaving)
+      horizon_values(p, head_, q, leave_[size_t(q)]);
+    else
+      leave_[size_t(q)].clear();
+  }
   float* bx = body_.x.data() + head_ * M * vb * c;
   float* bs = body_.s.data() + head_ * M * vb;
   float* hx = hand_.x.data() + head_ * M * 2 * kHand * c;
@@ -228,7 +237,7 @@ void FramePrep::adapt(const FramePlan& p, const RawFrame&) {
         if (bs[ch] > 0.0f && bs[pa] > 0.0f) len[cnt++] = dist(bx + ch * c, bx + pa * c, c);
       }
     blen_n_[size_t(head_)] = cnt;
-    update_sorted(p, false);
+    update_sorted(p);
   }
   if (p.has_hands) {   // mask, per-frame centre, wrist-MCP distances (normalise.hand_stats)
     for (int64_t h = 0; h < 2 * M; ++h) {
@@ -281,26 +290,26 @@ void FramePrep::horizon_values(const FramePlan& p, int64_t slot, int64_t q, std:
   std::sort(out.begin(), out.end());
 }
 
-// Merges the newest slot's values into the sorted sets, or (leaving) takes the values of the
-// slot about to be overwritten out of them.
-void FramePrep::update_sorted(const FramePlan& p, bool leaving) {
+// One pass over each sorted set: the values of the slot that left the horizon (leave_) taken
+// out, the newest slot's values merged in.
+void FramePrep::update_sorted(const FramePlan& p) {
   for (int64_t q = 0; q <= p.coords; ++q) {
     std::vector<float>& v = sorted_[size_t(q)];
-    merged_.clear();
-    if (leaving) {
-      horizon_values(p, head_, q, out_);
-      size_t j = 0;
-      for (float x : v) {
-        if (j < out_.size() && x == out_[j]) {
-          ++j;
-          continue;
-        }
-        merged_.push_back(x);
+    const std::vector<float>& out = leave_[size_t(q)];
+    horizon_values(p, head_, q, in_);
+    merged_.resize(v.size() + in_.size());
+    float* m = merged_.data();
+    size_t j = 0, k = 0;
+    for (float x : v) {
+      if (j < out.size() && x == out[j]) {   // out is a sorted sub-multiset of v
+        ++j;
+        continue;
       }
-    } else {
-      horizon_values(p, head_, q, in_);
-      std::merge(v.begin(), v.end(), in_.begin(), in_.end(), std::back_inserter(merged_));
+      while (k < in_.size() && in_[k] < x) *m++ = in_[k++];
+      *m++ = x;
     }
+    while (k < in_.size()) *m++ = in_[k++];
+    merged_.resize(size_t(m - merged_.data()));
     v.swap(merged_);
   }
 }

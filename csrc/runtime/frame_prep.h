@@ -93,9 +93,10 @@ class FramePrep {
   // coordinate (centre) and one of bone lengths (scale); a frame's values are merged in when it
   // arrives and out when it leaves the horizon, so a median is an index, not a selection
   void horizon_values(const FramePlan& p, int64_t slot, int64_t q, std::vector<float>& out) const;
-  void update_sorted(const FramePlan& p, bool leaving);
+  void update_sorted(const FramePlan& p);
   std::vector<std::vector<float>> sorted_;   // [coords + 1]
-  std::vector<float> in_, out_, merged_;
+  std::vector<std::vector<float>> leave_;    // [coords + 1]: the values leaving with the reused slot
+  std::vector<float> in_, merged_;
 
   int64_t head_ = -1, filled_ = 0;
   Part body_, hand_;

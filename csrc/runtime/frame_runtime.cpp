@@ -18,6 +18,24 @@ struct Hold {   // a track's busy flag, cleared however the push ends
   }
   ~Hold() { flag.store(false, std::memory_order_release); }
 };
+
+struct HoldMany {   // every track of a push_many, released however it ends
+  FrameTrack* const* tracks;
+  int64_t taken = 0;
+  HoldMany(FrameTrack* const* t, int64_t n) : tracks(t) {
+    for (; taken < n; ++taken)
+      if (tracks[taken]->busy.exchange(true, std::memory_order_acquire))
+        throw std::runtime_error("frame runtime: a track pushed twice at once (two threads, or twice in one call)");
+  }
+  ~HoldMany() {
+    for (int64_t k = 0; k < taken; ++k) tracks[k]->busy.store(false, std::memory_order_release);
+  }
+};
+
+void check_frame(const FramePlan& p, const RawFrame& f) {
+  if (f.persons < 0 || f.cols < p.coords || f.score_col >= f.cols || !f.rows)
+    throw std::invalid_argument("frame runtime: a raw frame with too few columns");
+}
 }  // namespace
 
 void softmax(const float* z, int64_t n, double* p) {
@@ -77,11 +95,27 @@ FrameRuntime::FrameRuntime(std::shared_ptr<const StepProgram> program, FramePlan
   lead_ = ((-plan_.window) % every + every) % every;
 }
 
+void FrameRuntime::inputs_into(const FrameTrack& t, const float** in) const {
+  for (size_t i = 0; i < input_part_.size(); ++i) {
+    const int part = input_part_[i];
+    in[i] = part == 0 ? t.prep.body_in.data() : part == 1 ? t.prep.hand_in.data() : t.prep.mask_in.data();
+  }
+}
+
+void FrameRuntime::outputs_into(FrameTrack& t, float** out) const {
+  for (size_t j = 0; j < out_off_.size(); ++j) out[j] = t.out.data() + out_off_[j];
+}
+
 std::vector<const float*> FrameRuntime::inputs_of(const FrameTrack& t) const {
-  std::vector<const float*> in;
-  for (int part : input_part_)
-    in.push_back(part == 0 ? t.prep.body_in.data() : part == 1 ? t.prep.hand_in.data() : t.prep.mask_in.data());
+  std::vector<const float*> in(input_part_.size());
+  inputs_into(t, in.data());
   return in;
+}
+
+void FrameRuntime::set_batching(int64_t batch_min, int64_t batch) {
+  if (batch_min < 2 || batch < 1) throw std::invalid_argument("frame runtime: batch_min must be >= 2 and batch >= 1");
+  batch_min_ = batch_min;
+  batch_ = batch;
 }
 
 std::unique_ptr<FrameTrack> FrameRuntime::new_track() const {
@@ -106,11 +140,8 @@ void FrameRuntime::reset(FrameTrack& t) const {
   for (int64_t i = 0; i < lead_; ++i) program_->step(*t.step, in.data(), outs.data());
 }
 
-FrameResult FrameRuntime::push(FrameTrack& t, const RawFrame& f, double ts) const {
+void FrameRuntime::begin(FrameTrack& t, const RawFrame& f, double ts) const {
   const FramePlan& p = plan_;
-  if (f.persons < 0 || f.cols < p.coords || f.score_col >= f.cols || !f.rows)
-    throw std::invalid_argument("frame runtime: a raw frame with too few columns");
-  Hold hold(t.busy);
   const bool body = t.prep.push(p, f);
   const int64_t W = p.window, H = p.has_hands ? 2 * p.persons : 0;
   const int64_t i = t.count % W;
@@ -118,12 +149,13 @@ FrameResult FrameRuntime::push(FrameTrack& t, const RawFrame& f, double ts) cons
   t.body[size_t(i)] = body;
   std::copy(t.prep.mask_in.begin(), t.prep.mask_in.end(), t.hand.begin() + i * H);
   ++t.count;
-  const auto in = inputs_of(t);
-  std::vector<float*> outs;
-  for (size_t j = 0; j < out_off_.size(); ++j) outs.push_back(t.out.data() + out_off_[j]);
+}
+
+FrameResult FrameRuntime::finish(const FrameTrack& t, double ts, bool predicted) const {
   FrameResult r;
-  r.predicted = program_->step(*t.step, in.data(), outs.data());
-  if (!r.predicted) return r;
+  r.predicted = predicted;
+  if (!predicted) return r;
+  const int64_t W = plan_.window, H = plan_.has_hands ? 2 * plan_.persons : 0;
   const int64_t n = std::min(t.count, W);
   int64_t seen = 0, left = 0, right = 0;
   for (int64_t k = 0; k < n; ++k) {
@@ -143,9 +175,49 @@ FrameResult FrameRuntime::push(FrameTrack& t, const RawFrame& f, double ts) cons
   return r;
 }
 
+FrameResult FrameRuntime::push(FrameTrack& t, const RawFrame& f, double ts) const {
+  check_frame(plan_, f);
+  Hold hold(t.busy);
+  begin(t, f, ts);
+  const auto in = inputs_of(t);
+  std::vector<float*> outs(out_off_.size());
+  outputs_into(t, outs.data());
+  return finish(t, ts, program_->step(*t.step, in.data(), outs.data()));
+}
+
+void FrameRuntime::push_batch(FrameTrack* const* tracks, const RawFrame* frames, const double* ts, int64_t n,
+                              FrameResult* results) const {
+  const size_t ni = input_part_.size(), no = out_off_.size();
+  std::vector<const float*> in(size_t(n) * ni);
+  std::vector<float*> out(size_t(n) * no);
+  std::vector<const float* const*> ins(static_cast<size_t>(n));
+  std::vector<float* const*> outs(static_cast<size_t>(n));
+  std::vector<StepState*> states(static_cast<size_t>(n));
+  std::unique_ptr<bool[]> predicted(new bool[size_t(n)]);
+  for (int64_t k = 0; k < n; ++k) {
+    begin(*tracks[k], frames[k], ts[k]);
+    inputs_into(*tracks[k], in.data() + k * int64_t(ni));
+    outputs_into(*tracks[k], out.data() + k * int64_t(no));
+    ins[size_t(k)] = in.data() + k * int64_t(ni);
+    outs[size_t(k)] = out.data() + k * int64_t(no);
+    states[size_t(k)] = tracks[k]->step.get();
+  }
+  program_->step_many(states.data(), ins.data(), outs.data(), n, predicted.get());
+  for (int64_t k = 0; k < n; ++k) results[k] = finish(*tracks[k], ts[k], predicted[size_t(k)]);
+}
+
 void FrameRuntime::push_many(FrameTrack* const* tracks, const RawFrame* frames, const double* ts, int64_t n,
                              FrameResult* results) const {
-  for (int64_t k = 0; k < n; ++k) results[k] = push(*tracks[k], frames[k], ts[k]);
+  if (n < batch_min_) {
+    for (int64_t k = 0; k < n; ++k) results[k] = push(*tracks[k], frames[k], ts[k]);
+    return;
+  }
+  for (int64_t k = 0; k < n; ++k) check_frame(plan_, frames[k]);   // before any track changes
+  const HoldMany hold(tracks, n);
+  for (int64_t k0 = 0; k0 < n; k0 += batch_) {
+    const int64_t m = std::min(batch_, n - k0);
+    push_batch(tracks + k0, frames + k0, ts + k0, m, results + k0);
+  }
 }
 
 }  // namespace bharnet::runtime

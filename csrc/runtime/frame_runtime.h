@@ -53,9 +53,15 @@ class FrameRuntime {
   std::unique_ptr<FrameTrack> new_track() const;
   void reset(FrameTrack& t) const;
   FrameResult push(FrameTrack& t, const RawFrame& f, double ts) const;
-  // Several distinct tracks' frames in one call (results[i] for tracks[i]).
+  // Several distinct tracks' frames in one call (results[i] for tracks[i]), the same numbers as
+  // n push() calls. From batch_min() tracks on, the model steps them together, up to batch()
+  // tracks per StepProgram::step_many (its GEMMs batched across tracks); fewer run one by one.
   void push_many(FrameTrack* const* tracks, const RawFrame* frames, const double* ts, int64_t n,
                  FrameResult* results) const;
+  // The batching rule (bench/frame_path.py measures it): batch_min >= 2, batch >= 1.
+  void set_batching(int64_t batch_min, int64_t batch);
+  int64_t batch_min() const { return batch_min_; }
+  int64_t batch() const { return batch_; }
 
   const StepProgram& program() const { return *program_; }
   const FramePlan& plan() const { return plan_; }
@@ -65,12 +71,27 @@ class FrameRuntime {
 
  private:
   std::vector<const float*> inputs_of(const FrameTrack& t) const;
+  void inputs_into(const FrameTrack& t, const float** in) const;
+  void outputs_into(FrameTrack& t, float** out) const;
+  // push() in three parts: the frame prepared and recorded, the model step, the window's summary
+  void begin(FrameTrack& t, const RawFrame& f, double ts) const;
+  FrameResult finish(const FrameTrack& t, double ts, bool predicted) const;
+  void push_batch(FrameTrack* const* tracks, const RawFrame* frames, const double* ts, int64_t n,
+                  FrameResult* results) const;   // n <= batch_, every track held
   std::shared_ptr<const StepProgram> program_;
   FramePlan plan_;
   int64_t lead_ = 0;
   std::vector<int> input_part_;    // per program input: 0 body/joints, 1 hand, 2 hand_mask
   std::vector<int64_t> out_off_;
   int64_t out_floats_ = 0;
+  // Measured on the embedded model (bench/frame_path.py, frame_path.json "batching"): one
+  // step_many over 2, 4, 8, 16 tracks costs 0.98x, 0.98x, 1.00x, 0.99x of n step() calls, a
+  // gain of the order of the run-to-run noise on this machine (earlier runs of the same bench
+  // gained most at 4-8 tracks and lost at 2 and 16, where the batch's per-track workspaces and
+  // ring slots outgrow L2). So: batches from 4 tracks on, at most 8 per call. The gain is small
+  // because each track's step is already a GEMM of 17-42 joint rows, not a GEMV: batching saves
+  // per-call work only.
+  int64_t batch_min_ = 4, batch_ = 8;
 };
 
 }  // namespace bharnet::runtime

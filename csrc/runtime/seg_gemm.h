@@ -29,6 +29,12 @@ constexpr int kMaxSegs = 64;
 void seg_gemm(int64_t M, int64_t N, const Seg* segs, int nseg, const Epilogue& e, float* Y,
               int64_t ldy);
 
+// nb products of one shape at once (one per track of a batch, step_many): product b has the
+// segments segs[b * nseg ...], the epilogue e[b] and the output Y[b]; B and bias are the same
+// weights in all of them, so each block of B is loaded into cache once for the whole batch.
+void seg_gemm_batch(int64_t M, int64_t N, const Seg* segs, int nseg, const Epilogue* e, float* const* Y,
+                    int64_t ldy, int64_t nb);
+
 // The ISA seg_gemm runs with: the one the GEMM dispatcher picked (BHARNET_CPU_ISA caps both).
 const char* seg_gemm_isa();
 

@@ -6,7 +6,7 @@
 
 #define BHARNET_DECLARE_SEG_GEMM(ns)                                                        \
   namespace bharnet::runtime::ns {                                                          \
-  void seg_gemm_f32(int64_t, int64_t, const Seg*, int, const Epilogue&, float*, int64_t);   \
+  void seg_gemm_f32(int64_t, int64_t, const Seg*, int, const Epilogue*, float* const*, int64_t, int64_t); \
   }
 BHARNET_DECLARE_SEG_GEMM(baseline)
 #if defined(__x86_64__) || defined(_M_X64)
@@ -21,14 +21,20 @@ using Fn = decltype(&baseline::seg_gemm_f32);
 
 // The same contract on kernels::gemm_nn (one accumulating call per segment, then a pass for the
 // epilogue): selected by BHARNET_STEP_GEMM=gemm_nn, to measure what the fused kernel buys.
-void via_gemm_nn(int64_t M, int64_t N, const Seg* segs, int nseg, const Epilogue& e, float* Y, int64_t ldy) {
-  for (int s = 0; s < nseg; ++s)
-    kernels::gemm_nn<float>(M, N, segs[s].L, segs[s].A, segs[s].lda, 1, segs[s].B, segs[s].ldb, Y, ldy, s > 0);
-  for (int64_t m = 0; m < M; ++m) {
-    float* y = Y + m * ldy;
-    for (int64_t n = 0; n < N; ++n) {
-      float v = y[n] + (e.bias ? e.bias[n] : 0.0f) + (e.res ? e.res[m * e.ldr + n] : 0.0f);
-      y[n] = e.relu && v < 0.0f ? 0.0f : v;
+void via_gemm_nn(int64_t M, int64_t N, const Seg* segs, int nseg, const Epilogue* es, float* const* Ys,
+                 int64_t ldy, int64_t nb) {
+  for (int64_t b = 0; b < nb; ++b) {
+    const Seg* sb = segs + b * nseg;
+    const Epilogue& e = es[b];
+    float* Y = Ys[b];
+    for (int s = 0; s < nseg; ++s)
+      kernels::gemm_nn<float>(M, N, sb[s].L, sb[s].A, sb[s].lda, 1, sb[s].B, sb[s].ldb, Y, ldy, s > 0);
+    for (int64_t m = 0; m < M; ++m) {
+      float* y = Y + m * ldy;
+      for (int64_t n = 0; n < N; ++n) {
+        float v = y[n] + (e.bias ? e.bias[n] : 0.0f) + (e.res ? e.res[m * e.ldr + n] : 0.0f);
+        y[n] = e.relu && v < 0.0f ? 0.0f : v;
+      }
     }
   }
 }
@@ -54,7 +60,12 @@ Fn fn() {
 
 void seg_gemm(int64_t M, int64_t N, const Seg* segs, int nseg, const Epilogue& e, float* Y,
               int64_t ldy) {
-  if (M > 0 && N > 0) fn()(M, N, segs, nseg, e, Y, ldy);
+  if (M > 0 && N > 0) fn()(M, N, segs, nseg, &e, &Y, ldy, 1);
+}
+
+void seg_gemm_batch(int64_t M, int64_t N, const Seg* segs, int nseg, const Epilogue* e, float* const* Y,
+                    int64_t ldy, int64_t nb) {
+  if (M > 0 && N > 0 && nb > 0) fn()(M, N, segs, nseg, e, Y, ldy, nb);
 }
 
 const char* seg_gemm_isa() {

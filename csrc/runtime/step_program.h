@@ -107,6 +107,12 @@ class StepProgram {
   // C-contiguous: [C, V, I] for keypoints, [I] for hand_mask. Returns true when this frame
   // made a prediction; then outputs[j] (output_names() order) received output_size(j) floats.
   bool step(StepState& s, const float* const* frames, float* const* outputs) const;
+  // Several tracks' frames at once (n distinct states): states[b] steps frames[b], and on a
+  // prediction outputs[b] receives the outputs and predicted[b] is set. The same numbers as n
+  // step() calls; the ops run op by op over the batch, each GEMM one seg_gemm_batch call, and
+  // every state keeps its own schedule (states of different phases may share a batch).
+  void step_many(StepState* const* states, const float* const* const* frames, float* const* const* outputs,
+                 int64_t n, bool* predicted) const;
   bool predicts_next(const StepState& s) const { return (s.frame + 1) % head_rate_ == 0; }
 
   const std::vector<std::string>& input_names() const { return input_names_; }
@@ -134,7 +140,8 @@ class StepProgram {
 
   // execution (step_exec.cpp, step_head.cpp; step_internal.h)
   struct Ctx;
-  void run_op(const StepOp& op, const Ctx& c) const;
+  void run_op(const StepOp& op, const Ctx* cs, int64_t n) const;   // the op on n tracks' frames
+  void run_elementwise(const StepOp& op, const Ctx& c) const;      // its non-GEMM kinds, one track
   void run_head_op(const StepOp& op, const Ctx& c) const;
   Epilogue epilogue(const StepOp& op, const float* bias, const Ctx& c) const;
   inline float* slot(int t, int64_t age, const Ctx& c) const;  // element `age` of t's ring

@@ -513,6 +513,7 @@ class Recognizer:
             def stream(name=lay.name):
                 return StreamState(name, self.spec, self._runner)
         self._native = self._native_path(lay.name)
+        self._native_cols: dict[tuple, int] = {}   # rows shape -> score column (_native_rows)
         self._tracks = TrackTable(self.window, self.spec.num_person, lay.num_joints,
                                   self.spec.coords, stream=stream, **self._table_opts,
                                   native=self._native.new_stream if self._native else None)
@@ -613,11 +614,22 @@ class Recognizer:
     # ---- the native frame path (continual mode on the native backend) ---------------------------
     def _native_rows(self, frame) -> tuple[np.ndarray, int]:
         """A frame's raw rows, validated as _rows validates them, for the native frame path:
-        (float32 C-contiguous [V, cols] or [M, V, cols], the score column or -1)."""
-        rows = frame_to_rows(frame, self.layout)
+        (float32 C-contiguous [V, cols] or [M, V, cols], the score column or -1). A shape is
+        checked once, then looked up (this runs for every frame of every track)."""
+        rows = frame if type(frame) is np.ndarray and frame.ndim in (2, 3) else \
+            frame_to_rows(frame, self.layout)
         if type(rows) is not np.ndarray or rows.dtype != np.float32 or not rows.flags.c_contiguous:
             rows = np.ascontiguousarray(rows, dtype=np.float32)
-        shape = rows.shape
+        col = self._native_cols.get(rows.shape)
+        if col is None:
+            col = self._native_shape(rows.shape)
+            if len(self._native_cols) < 64:   # shapes differ in persons and columns only
+                self._native_cols[rows.shape] = col
+        return rows, col
+
+    def _native_shape(self, shape: tuple) -> int:
+        """The score column (or -1) of native-path rows of this shape; ValueError if they are not
+        this layout's rows or carry fewer coordinates than the model uses."""
         if len(shape) not in (2, 3) or shape[-2] != self._split.num_joints:
             raise ValueError(f"layout {self.layout!r} has {self._split.num_joints} keypoints per "
                              f"frame, got an array of shape {shape}")
@@ -625,7 +637,7 @@ class Recognizer:
         if ncoord < self.spec.coords:
             raise ValueError(f"the model uses {self.spec.coords} coordinates but the frames carry "
                              f"{ncoord} (layout {self.layout!r})")
-        return rows, col
+        return col
 
     def _push_native(self, frame, timestamp, track_id) -> Recognition | None:
         """push() on the native frame path: validation and the track's clock here, the rest in
@@ -655,36 +667,42 @@ class Recognizer:
         return rec
 
     def _push_many_native(self, frames, timestamps, track_ids) -> list[Recognition | None]:
+        """push_many on the native frame path: every frame validated and every clock checked
+        before any track changes, then one native call (which steps the tracks' models together:
+        FrameRuntime.push_many). Runs per camera frame for every track: kept to plain loops."""
         t0 = time.perf_counter()
         ts = [self._timestamp(t) for t in timestamps]
         rows = [self._native_rows(f) for f in frames]
         now = self._clock()
         with self._lock:
-            tracks = [self._tracks.get(i, now) for i in track_ids]
+            get = self._tracks.get
+            tracks = [get(i, now) for i in track_ids]
         live = [k for k, tr in enumerate(tracks) if tr is not None]
+        held = [tracks[k] for k in live]
         # one lock per track, always taken in the same order (no deadlock with another push_many)
-        locks = sorted({id(tracks[k]): tracks[k].lock for k in live}.items())
-        for _, lk in locks:
+        locks = [tr.lock for tr in sorted(held, key=id)]
+        for lk in locks:
             lk.acquire()
         try:
             opts = self.options
-            for k in live:   # every clock checked before any track changes
-                tracks[k].time_verdict(ts[k], opts.max_gap_ms, opts.gap_periods)
-            for k in live:
-                tracks[k].check_time(ts[k], opts.max_gap_ms, opts.gap_periods)
-                tracks[k].tick(ts[k], now)
+            gap, periods = opts.max_gap_ms, opts.gap_periods
+            verdicts = [tr.time_verdict(ts[k], gap, periods) for k, tr in zip(live, held)]
+            for k, tr, v in zip(live, held, verdicts):
+                tr.apply_time(ts[k], v)
+                tr.tick(ts[k], now)
             t1 = time.perf_counter()
-            outs = self._native.push_many([tracks[k].stream for k in live], [rows[k][0] for k in live],
+            outs = self._native.push_many([tr.stream for tr in held], [rows[k][0] for k in live],
                                           [ts[k] for k in live], [rows[k][1] for k in live])
             step_ms = (time.perf_counter() - t1) * 1000.0 / max(1, len(live))
-            due = [tracks[k].completes_window(self.stride) for k in live]
+            stride = self.stride
+            due = [tr.completes_window(stride) for tr in held]
         finally:
-            for _, lk in locks:
+            for lk in locks:
                 lk.release()
         result: list[Recognition | None] = [None] * len(frames)
-        for k, out, d in zip(live, outs, due):
+        for k, tr, out, d in zip(live, held, outs, due):
             if d:
-                result[k] = self._native_recognition(tracks[k], out, step_ms, t0)
+                result[k] = self._native_recognition(tr, out, step_ms, t0)
         if self.on_result is not None:
             for rec in result:
                 if rec is not None:
@@ -870,7 +888,7 @@ class Recognizer:
         for expert in ("body", "hand"):
             pe = probs.get(f"{expert}_logits")
             if pe is not None:
-                k = max(range(len(pe)), key=pe.__getitem__)
+                k = pe.index(max(pe))   # the first largest, as max(range, key=...) picks it
                 setattr(rec, f"{expert}_label", self.classes[k])
                 setattr(rec, f"{expert}_score", pe[k])
         if hand_mask is not None and len(hand_mask):  # [T, 2M]: person 0's left and right hand

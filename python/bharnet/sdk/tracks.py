@@ -35,8 +35,8 @@ class Track:
     """
 
     __slots__ = ("track_id", "window", "kp", "score", "ts", "count", "last_ts", "total_frames",
-                 "lock", "last_seen", "_deltas", "results", "resets", "no_person", "latency", "stream",
-                 "events")
+                 "lock", "last_seen", "_deltas", "_period", "results", "resets", "no_person", "latency",
+                 "stream", "events")
 
     def __init__(self, track_id, window: int, persons: int, joints: int, coords: int,
                  frames: bool = True):
@@ -56,6 +56,7 @@ class Track:
         self.last_ts: float | None = None
         self.last_seen: float = 0.0   # process monotonic clock at the last frame (s)
         self._deltas: list[float] = []
+        self._period: float | None = None   # period_ms() of _deltas, kept as they change
         self.latency = Ring(_LATENCIES)
         self.stream = None        # streaming bundles: prepared frames and model state (sdk/streaming.py)
         self.events = None        # options.events: the track's EventDetector (sdk/events.py)
@@ -64,9 +65,13 @@ class Track:
     def period_ms(self) -> float | None:
         """The track's frame period: the lower median of its recent frame intervals (robust to a
         pause, and following a real change of frame rate within a few frames)."""
-        if not self._deltas:
-            return None
-        return sorted(self._deltas)[(len(self._deltas) - 1) // 2]
+        return self._period
+
+    def _add_delta(self, delta: float) -> None:
+        self._deltas.append(delta)
+        if len(self._deltas) > _DELTAS:
+            del self._deltas[0]
+        self._period = sorted(self._deltas)[(len(self._deltas) - 1) // 2]
 
     def restart(self, forget_clock: bool = False) -> None:
         """Empty the window (arrays are reused: only the fill count matters); forget_clock: also
@@ -78,6 +83,7 @@ class Track:
         if forget_clock:
             self.last_ts = None
             self._deltas.clear()
+            self._period = None
 
     def check_time(self, timestamp_ms: float, max_gap_ms: float | None, gap_periods: float) -> None:
         """Refuse a timestamp that steps back a little (frames out of order); restart the track
@@ -85,14 +91,16 @@ class Track:
 
         The limit is max_gap_ms, or gap_periods x the observed period when max_gap_ms is None.
         """
-        verdict = self.time_verdict(timestamp_ms, max_gap_ms, gap_periods)
+        self.apply_time(timestamp_ms, self.time_verdict(timestamp_ms, max_gap_ms, gap_periods))
+
+    def apply_time(self, timestamp_ms: float, verdict: str | None) -> None:
+        """check_time's second half: act on the verdict time_verdict gave for this timestamp
+        (push_many checks every track's clock first, then applies them)."""
         if verdict is None:
             return
         delta = timestamp_ms - self.last_ts
         if delta > 0:
-            self._deltas.append(delta)
-            if len(self._deltas) > _DELTAS:
-                del self._deltas[0]
+            self._add_delta(delta)
         if verdict == "restart":
             self.restart()
 
@@ -103,7 +111,7 @@ class Track:
         if self.last_ts is None:
             return None
         delta = timestamp_ms - self.last_ts
-        period = self.period_ms()
+        period = self._period
         limit = max_gap_ms if max_gap_ms is not None else \
             (gap_periods * period if period is not None else None)
         if delta > 0:

@@ -90,6 +90,11 @@ def _at(file: str, *path):
     return get
 
 
+def _mean_std(file: str, *path):
+    """The mean and the std of a 3-seed summary at path in bench/results/<file>."""
+    return [_at(file, *path, "mean"), _at(file, *path, "std")]
+
+
 def _gemm(which: str, fn):
     """min or max GFLOP/s over the inference shapes, two threads."""
     return lambda: fn(r[f"{which}_gflops"] for r in _json("kernels_cpu.json")["graph_conv_inference"])
@@ -368,9 +373,8 @@ CLAIMS += [
     Claim("README: SHREC'17",
           r"\*\*([\d.]+) ± ([\d.]+)\*\* top-1 on 14 classes and ([\d.]+) ± ([\d.]+) on 28 \(12 epochs each\), with "
           r"([\d.]+) M parameters",
-          [_at("shrec17_14.json", "top1", "mean"), _at("shrec17_14.json", "top1", "std"),
-           _at("shrec17_28.json", "top1", "mean"), _at("shrec17_28.json", "top1", "std"),
-           _at("shrec17_14.json", "cost", "params_M")], page=README),
+          _mean_std("shrec17_14.json", "top1") + _mean_std("shrec17_28.json", "top1")
+          + [_at("shrec17_14.json", "cost", "params_M")], page=README),
     Claim("README: Holistic signs",
           r"BHaRNet \*\*([\d.]+) ± ([\d.]+)\*\*, body_only ([\d.]+) ± ([\d.]+), and the unified "
           r"whole-body graph \*\*([\d.]+) ± ([\d.]+)\*\*",
@@ -403,17 +407,14 @@ CLAIMS += [
            _at("online.json", "test", "fp_per_action")], page=README),
     Claim("README: learned background",
           r"learned background detects ([\d.]+) ± ([\d.]+) \(3 seeds",
-          [_at("online_background.json", "summary", "learned_background", "detection_rate", "mean"),
-           _at("online_background.json", "summary", "learned_background", "detection_rate", "std")],
+          _mean_std("online_background.json", "summary", "learned_background", "detection_rate"),
           page=README),
     Claim("README: online detection on real-hand streams",
           r"recipe detects \*\*([\d.]+) ± ([\d.]+)\*\* at ([\d.]+) ± ([\d.]+) false positives per action "
           r"\(3 seeds,\s+`online_shrec17.json`\)[\s\S]*?a median\s+([\d.]+) s before they end",
-          [_at("online_shrec17.json", "summary", "detection_rate", "mean"),
-           _at("online_shrec17.json", "summary", "detection_rate", "std"),
-           _at("online_shrec17.json", "summary", "fp_per_action", "mean"),
-           _at("online_shrec17.json", "summary", "fp_per_action", "std"),
-           lambda: -_at("online_shrec17.json", "summary", "latency_from_end_median_ms", "mean")() / 1000],
+          _mean_std("online_shrec17.json", "summary", "detection_rate")
+          + _mean_std("online_shrec17.json", "summary", "fp_per_action")
+          + [lambda: -_at("online_shrec17.json", "summary", "latency_from_end_median_ms", "mean")() / 1000],
           page=README),
     Claim("README: kernels",
           r"our CPU graph convolution is ([\d.]+)× PyTorch's speed on one thread",

@@ -3,6 +3,7 @@ behaviour, readable rendered labels, and the class count `bharnet info CONFIG` a
 import json
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -25,7 +26,18 @@ def _demo(capsys, tmp_path, *extra):
     return rc, capsys.readouterr()
 
 
-def test_demo_progress_is_lines_in_a_log_and_quiet_silences_it(tmp_path, capsys):
+def test_demo_progress_is_lines_in_a_log_and_quiet_silences_it(tmp_path, capsys, monkeypatch):
+    # The native frame path runs the 2-action stream in a few ms, less than one progress interval
+    # on a fast machine (this failed in CI): a pause per frame makes the stream outlast the interval.
+    from bharnet.sdk import Recognizer
+
+    push = Recognizer.push
+
+    def slow_push(self, *a, **k):
+        time.sleep(0.001)
+        return push(self, *a, **k)
+
+    monkeypatch.setattr(Recognizer, "push", slow_push)
     rc, cap = _demo(capsys, tmp_path)
     assert rc == 0 and "\r" not in cap.err
     assert any(ln.startswith("synthetic stream: ") and "frames" in ln for ln in cap.err.splitlines())

@@ -53,6 +53,7 @@ DEFAULTS: dict = {
         "test_split": "test",
         "eval_every": 1,
         "mlp_floor": False,           # also train the MLP floor on the same split (metrics.json)
+        "distill": {},                # {teacher, alpha, temperature}: soft targets (training/distill.py)
         "amp": "auto",                # CUDA autocast: auto | bf16 | fp16 | off
         "num_workers": 0,
         "seed": 0,

@@ -24,6 +24,7 @@ import torch.distributed as dist
 
 from bharnet.progress import progress
 
+from . import distill
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import apply_overrides, build_model, input_spec, load_config
 from .evaluate import (have_matplotlib, loss_of_scores, metrics_from_scores, plot_confusion,
@@ -165,11 +166,16 @@ def _run(cfg, work_dir, device, rank, world, local, resume, stop_after, threads,
 
     train_set = TrainSet(ds.split(tc.get("train_split", "train")), ds.layout, spec,
                          AugmentOptions.from_config(dc["augment"]), dc.get("sample", "uniform"), tc["seed"])
+    kd = distill.Distill.from_config(tc.get("distill"))
+    if kd is not None:  # each training clip also carries its teacher's logits (computed once)
+        train_set = distill.WithTeacher(train_set, kd.teacher_logits(ds, tc.get("train_split", "train"),
+                                                                     str(dev)))
     sampler = torch.utils.data.DistributedSampler(train_set, num_replicas=world, rank=rank,
                                                   shuffle=True, seed=tc["seed"], drop_last=True)
     loader = torch.utils.data.DataLoader(train_set, batch_size=batch // world, sampler=sampler,
                                          num_workers=int(tc.get("num_workers", 0)),
-                                         collate_fn=torch_collate, drop_last=True)
+                                         collate_fn=distill.collate if kd else torch_collate,
+                                         drop_last=True)
     steps_per_epoch = len(loader)
     if steps_per_epoch == 0:
         raise ValueError(f"{len(train_set)} training clips are fewer than one batch ({batch})")
@@ -244,6 +250,9 @@ def _run(cfg, work_dir, device, rank, world, local, resume, stop_after, threads,
         for x, y in progress(loader, desc=f"epoch {epoch + 1}/{total_epochs}", unit="step",
                              quiet=quiet or not main):
             x = {k: v.to(dev, non_blocking=True) for k, v in x.items()}
+            if kd is not None:
+                y, soft = y
+                soft = soft.to(dev, non_blocking=True)
             y = y.to(dev, non_blocking=True)
             t_step = time.perf_counter()
             timing["data_s"] += t_step - t_data
@@ -251,6 +260,8 @@ def _run(cfg, work_dir, device, rank, world, local, resume, stop_after, threads,
                 out = net(**x)
                 loss, _ = ensemble_loss(out, y, cfg["model"]["variant"], tc["loss_weights"],
                                         x.get("hand_mask"), tc.get("label_smoothing", 0.0))
+                if kd is not None:
+                    loss = kd.loss(loss, out["logits"], soft)
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(opt)

@@ -1,0 +1,108 @@
+"""Distillation from a windowed teacher (training/distill.py, train.distill): the loss's soft term
+and its scale, the trainer's use of it, and the refusals of bad config input."""
+import numpy as np
+import pytest
+import torch
+
+from bharnet.training import distill
+from bharnet.training.loader import read_dataset
+from bharnet.training.train import train
+
+from test_streaming_train import streaming_config
+from train_helpers import one_thread, synth_path, tiny_config, tiny_synth  # noqa: F401 (fixtures)
+
+
+def _kl_by_hand(s: np.ndarray, t: np.ndarray, T: float) -> float:
+    def log_softmax(z):
+        z = z / T
+        z = z - z.max(1, keepdims=True)
+        return z - np.log(np.exp(z).sum(1, keepdims=True))
+    lt, ls = log_softmax(t), log_softmax(s)
+    return float((np.exp(lt) * (lt - ls)).sum(1).mean())
+
+
+@pytest.mark.parametrize("alpha,T", [(0.5, 4.0), (0.7, 2.0), (1.0, 1.0)])
+def test_loss_is_the_mixture_with_the_t_squared_soft_term(alpha, T):
+    g = np.random.default_rng(0)
+    s, t = g.normal(size=(5, 7)) * 3, g.normal(size=(5, 7)) * 3
+    kd = distill.Distill("unused.pt", alpha, T)
+    own = torch.tensor(1.25)
+    got = float(kd.loss(own, torch.tensor(s), torch.tensor(t)))
+    want = (1 - alpha) * 1.25 + alpha * T * T * _kl_by_hand(s, t, T)
+    assert got == pytest.approx(want, rel=1e-5)
+    # the soft term is there and large enough to matter (dropping it, or its T^2, is seen above)
+    assert abs(got - (1 - alpha) * 1.25) > 0.1
+
+
+def test_soft_term_vanishes_when_the_student_matches_and_pulls_towards_the_teacher():
+    t = torch.tensor([[3.0, 0.0, -1.0]])
+    assert float(distill.soft_loss(t.clone(), t, 4.0)) == pytest.approx(0.0, abs=1e-6)
+    s = torch.zeros(1, 3, requires_grad=True)
+    distill.soft_loss(s, t, 2.0).backward()
+    assert s.grad[0, 0] < 0 < s.grad[0, 2]  # descent raises the teacher's class, lowers its last
+
+
+@pytest.fixture(scope="module")
+def teacher(tmp_path_factory, synth_path):
+    """A tiny windowed body_only model (stretch sampling, mirrored test views) on the synthetic data."""
+    work = tmp_path_factory.mktemp("teacher")
+    torch.set_num_threads(1)
+    train(tiny_config("body_only", data={"sample": "stretch"}, train={"epochs": 1, "test_flip": True}),
+          work, data=synth_path, quiet=True)
+    return work / "final.pt"
+
+
+def _student(teacher_path, **kd):
+    cfg = streaming_config("body_only", train={"epochs": 2})
+    if teacher_path is not None:
+        cfg["train"]["distill"] = {"teacher": str(teacher_path), **kd}
+    return cfg
+
+
+def test_trainer_uses_the_soft_targets(tmp_path, synth_path, teacher):
+    base = train(_student(None), tmp_path / "base", data=synth_path, quiet=True)["history"]
+    # alpha 0: the teacher is consulted but weighs nothing -> the very same run (same random stream)
+    zero = train(_student(teacher, alpha=0.0), tmp_path / "zero", data=synth_path, quiet=True)["history"]
+    assert [h["train_loss"] for h in zero] == pytest.approx([h["train_loss"] for h in base], rel=1e-6)
+    # alpha 1: only the soft term; the first step's loss is T^2 KL to the teacher, not the CE
+    full = train(_student(teacher, alpha=1.0, temperature=2.0), tmp_path / "full", data=synth_path,
+                 quiet=True)["history"]
+    assert full[0]["train_loss"] != pytest.approx(base[0]["train_loss"], rel=1e-3)
+
+
+def test_teacher_logits_are_the_teachers_own_clip_protocol(synth_path, teacher):
+    from bharnet.training.evaluate import checkpoint_scores
+
+    data = read_dataset(synth_path)
+    got = distill.Distill(teacher).teacher_logits(data, "train")
+    want, _, ck, _ = checkpoint_scores(teacher, str(synth_path), "train")
+    assert ck["config"]["data"]["sample"] == "stretch" and ck["config"]["train"]["test_flip"]
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    assert got.shape == (len(data.split("train")), len(data.classes))
+    # each training sample carries its own clip's row
+    ds = distill.WithTeacher([(None, c.label) for c in data.split("train")], got)
+    _, (label, row) = ds[3]
+    assert label == data.split("train")[3].label and np.array_equal(row, got[3])
+
+
+def test_bad_distill_config_is_refused(tmp_path, synth_path, teacher):
+    with pytest.raises(FileNotFoundError, match="train.distill.teacher: checkpoint not found: .*nope.pt"):
+        train(_student(tmp_path / "nope.pt"), tmp_path / "a", data=synth_path, quiet=True)
+    for kd, msg in (({"alpha": 1.5}, r"train.distill.alpha: 1.5 is outside \[0, 1\]"),
+                    ({"temperature": 0}, r"train.distill.temperature: 0 is outside"),
+                    ({"alpha": "half"}, "train.distill.alpha: expected a number"),
+                    ({"weight": 0.5}, r"unknown train.distill option\(s\) \['weight'\]")):
+        with pytest.raises(ValueError, match=msg):
+            train(_student(teacher, **kd), tmp_path / "b", data=synth_path, quiet=True)
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_teacher_with_other_classes_is_refused(tmp_path, teacher):
+    from bharnet.data import dataset
+
+    other = tiny_synth(tmp_path / "other.pkl", seed=1)
+    ds = dataset.load(other)
+    ds.classes = list(reversed(ds.classes))  # same clips, other class names
+    dataset.save(ds, tmp_path / "renamed.pkl")
+    with pytest.raises(ValueError, match="train.distill.teacher: .*trained on classes"):
+        train(_student(teacher), tmp_path / "c", data=tmp_path / "renamed.pkl", quiet=True)

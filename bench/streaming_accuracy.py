@@ -3,6 +3,8 @@
     python bench/streaming_accuracy.py gate   [--seeds 0 1 2] [--variants ...] [--reuse]
     python bench/streaming_accuracy.py select --task jhmdb|synth|demo [--candidates ...] [--reuse]
     python bench/streaming_accuracy.py demo   [--reuse]
+    python bench/streaming_accuracy.py distill-select [--candidates ...] [--seeds 0 1 2] [--reuse]
+    python bench/streaming_accuracy.py distill-test --setting NAME [--seeds 0 1 2] [--reuse]
 
 gate: trains the shipped streaming recipes on the test splits and scores every clip at its last
   frame (state started empty): JHMDB split 1 (jhmdb14_streaming.yaml, body_only, one run per seed)
@@ -17,6 +19,11 @@ select: the candidate structures (receptive field, pool_steps, norm_horizon) tra
   split carved from the training split (20%, stratified, fixed seed; the test split is not in the
   carved file), plus the windowed recipe on the same split. bench/results/streaming_selection.json.
 demo: the demo model's recipe (demo.yaml) and its streaming counterpart, synthetic test top-1.
+distill-select: the streaming JHMDB recipe with and without distillation from a windowed teacher
+  (train.distill, training/distill.py) on the validation split; the teacher is the windowed recipe
+  trained on the carved training part only. bench/results/jhmdb14_distill_selection.json.
+distill-test: one such setting on the official test split, 3 seeds, student seed s taught by the
+  windowed run work_dirs/jhmdb14_live/seed{s}/final.pt. bench/results/jhmdb14_distill.json and .png.
 
 Runs go one at a time (this machine's cores are shared; run it under `nice`). Times are wall-clock.
 """
@@ -183,15 +190,18 @@ def run(cfg: dict, data, work: pathlib.Path, seed: int, reuse: bool, threads: in
     from bharnet.training.train import train
 
     done = work / "metrics.json"
-    if reuse and done.is_file() and (work / "config.json").is_file() \
-            and _same_run(json.loads((work / "config.json").read_text()), {"cfg": cfg, "seed": seed}):
+    same = reuse and (work / "config.json").is_file() \
+        and _same_run(json.loads((work / "config.json").read_text()), {"cfg": cfg, "seed": seed})
+    if same and done.is_file():
         m = json.loads(done.read_text())
         wall = m.get("wall_s")
     else:
+        # an interrupted run of the same recipe continues from its last epoch (exact resume)
+        resume = same and (work / "last.pt").is_file()
         work.mkdir(parents=True, exist_ok=True)
         (work / "config.json").write_text(json.dumps({"cfg": cfg, "seed": seed}, indent=1))
         t0 = time.perf_counter()
-        m = train(copy.deepcopy(cfg), work, data=data, seed=seed, threads=threads)
+        m = train(copy.deepcopy(cfg), work, data=data, seed=seed, threads=threads, resume=resume)
         wall = round(time.perf_counter() - t0, 1)
         m["wall_s"] = wall
         done.write_text(json.dumps(m, indent=2) + "\n")
@@ -252,6 +262,127 @@ def select(task: str, names: list[str] | None, seeds: list[int], reuse: bool, th
                   + (f"  hand-int {r['hand_intensive_top1']:.4f}" if r["hand_intensive_top1"] is not None else "")
                   + f"  ({r['wall_s']} s)", flush=True)
     return 0
+
+
+# ---- distillation (issue 24 point 5) -------------------------------------------------------------
+
+# fixed before any candidate ran; the numbers are read only after every candidate has every seed
+DISTILL_RULE = ("the candidate with the highest mean val top-1 over seeds 0-2; a distilled candidate "
+                "replaces the baseline (the shipped streaming recipe) only if its mean is higher (a tie "
+                "keeps the baseline, the simpler recipe)")
+DISTILL = {  # overrides of the streaming recipe; the teacher checkpoint is filled in per run
+    "baseline": {},
+    "kd_a05_T4": {"train": {"distill": {"alpha": 0.5, "temperature": 4.0}}},
+    "kd_a09_T2": {"train": {"distill": {"alpha": 0.9, "temperature": 2.0}}},
+    "d12_n3_kd_a05_T4": _merge(_bb(dilations=[1, 2]), _data(pool_steps=3),
+                               {"train": {"distill": {"alpha": 0.5, "temperature": 4.0}}}),
+}
+# the windowed recipe's 3 seeds on the full training split (bench/live_protocol.py scored them):
+# student seed s learns from teacher seed s
+TEST_TEACHER = "work_dirs/jhmdb14_live/seed{seed}/final.pt"
+
+
+def _with_teacher(name: str, teacher: pathlib.Path) -> dict:
+    over = DISTILL[name]
+    if "distill" not in over.get("train", {}):
+        return over
+    if not teacher.is_file():
+        raise FileNotFoundError(f"teacher checkpoint not found: {teacher} (candidate {name})")
+    return _merge(over, {"train": {"distill": {"teacher": str(teacher)}}})
+
+
+def distill_select(names: list[str], seeds: list[int], reuse: bool, threads: int) -> int:
+    """Teacher: the windowed recipe trained on val_train only (seed 0, the `select` run, so it never
+    saw a val clip); the candidates learn from it on val_train and are scored on val."""
+    val = carve_validation(JHMDB)
+    windowed, streaming = TASKS["jhmdb"]
+    twork = WORK / "select/jhmdb/windowed/seed0"
+    t = run(recipe(windowed, None, train={"test_split": "val", "mlp_floor": False}), val, twork, 0,
+            reuse, threads)
+    out = RESULTS / "jhmdb14_distill_selection.json"
+    doc = json.loads(out.read_text()) if reuse and out.is_file() else {}
+    doc.update(machine=platform.platform(), rule=DISTILL_RULE,
+               split=f"val: 20% of the training split per class (seed 0), {val.name}; trained on the rest",
+               teacher={"config": "training/configs/" + windowed, "seed": 0, "trained_on": "val_train",
+                        "val_top1": t["top1"], "checkpoint": str(twork.relative_to(REPO) / "final.pt")})
+    cands = doc.setdefault("candidates", {})
+    for seed in seeds:
+        for name in names:
+            cfg = recipe(streaming, _with_teacher(name, twork / "final.pt"), train={"test_split": "val"})
+            r = run(cfg, val, WORK / "distill_select" / name / f"seed{seed}", seed, reuse, threads)
+            row = cands.setdefault(name, {"overrides": DISTILL[name], "window": _window(cfg), "runs": []})
+            row["runs"] = sorted([x for x in row["runs"] if x["seed"] != seed] + [r], key=lambda x: x["seed"])
+            row["top1"] = _stats(row["runs"], "top1")
+            full = [n for n, c in cands.items() if {x["seed"] for x in c["runs"]} >= {0, 1, 2}]
+            if "baseline" in full and len(full) > 1:
+                best = max(full, key=lambda n: (cands[n]["top1"][0], n == "baseline"))
+                doc["chosen"] = {"name": best, "among": sorted(full), "val_top1": cands[best]["top1"]}
+            out.write_text(json.dumps(doc, indent=2) + "\n")
+            print(f"distill {name:<18} seed {seed}  val top1 {r['top1']:.4f}  ({r['wall_s']} s)", flush=True)
+    return 0
+
+
+def _reference() -> dict:
+    """The numbers this comparison is against, each from its own results file."""
+    live = json.loads((RESULTS / "jhmdb14_live_protocol.json").read_text())
+    gate_ = json.loads((RESULTS / "streaming_accuracy.json").read_text())["jhmdb"]["streaming"]
+    return {"streaming": {"top1": gate_["top1"], "source": "bench/results/streaming_accuracy.json jhmdb.streaming"},
+            "windowed_live": {"top1": [live["live"]["mean"], live["live"]["std"]],
+                              "source": "bench/results/jhmdb14_live_protocol.json live"},
+            "windowed_clip": {"top1": [live["clip"]["mean"], live["clip"]["std"]],
+                              "source": "bench/results/jhmdb14_live_protocol.json clip"}}
+
+
+def distill_test(name: str, seeds: list[int], reuse: bool, threads: int) -> int:
+    """The chosen setting on the official test split: student seed s distilled from windowed seed s."""
+    out = RESULTS / "jhmdb14_distill.json"
+    doc = json.loads(out.read_text()) if reuse and out.is_file() else {}
+    if doc.get("setting", name) != name:
+        raise ValueError(f"{out} holds setting {doc['setting']!r}, not {name!r}: move it away first")
+    doc.update(machine=platform.platform(), setting=name, overrides=DISTILL[name], split="test",
+               config="training/configs/" + TASKS["jhmdb"][1], teachers=TEST_TEACHER,
+               reference=_reference(), note="one run at a time on a shared 2-core CPU; std over seeds")
+    rows = doc.setdefault("runs", [])
+    for seed in seeds:
+        cfg = recipe(TASKS["jhmdb"][1], _with_teacher(name, REPO / TEST_TEACHER.format(seed=seed)))
+        r = run(cfg, JHMDB, WORK / "distill_test" / name / f"seed{seed}", seed, reuse, threads)
+        rows[:] = sorted([x for x in rows if x["seed"] != seed] + [r], key=lambda x: x["seed"])
+        doc.update(top1=_stats(rows, "top1"), complete={x["seed"] for x in rows} >= {0, 1, 2},
+                   window=_window(cfg))
+        ref = doc["reference"]
+        doc["vs"] = {k: doc["top1"][0] - v["top1"][0] for k, v in ref.items()}
+        out.write_text(json.dumps(doc, indent=2) + "\n")
+        plot_distill(doc, out.with_suffix(".png"))
+        print(f"distill test {name} seed {seed}  top1 {r['top1']:.4f}  ({r['wall_s']} s)  mean so far "
+              f"{doc['top1'][0]:.4f}  vs streaming {doc['vs']['streaming']:+.4f}, windowed live "
+              f"{doc['vs']['windowed_live']:+.4f}, windowed clip {doc['vs']['windowed_clip']:+.4f}", flush=True)
+    return 0
+
+
+def plot_distill(doc: dict, path: pathlib.Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ref = doc["reference"]
+    bars = [("streaming recipe", ref["streaming"]["top1"], None),
+            (f"streaming + distillation\n({doc['setting']})", doc["top1"], [r["top1"] for r in doc["runs"]]),
+            ("windowed,\nlive protocol", ref["windowed_live"]["top1"], None),
+            ("windowed,\nclip protocol", ref["windowed_clip"]["top1"], None)]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for i, (label, (m, sd), pts) in enumerate(bars):
+        ax.bar(i, m, 0.6, yerr=sd or 0, capsize=3, color="tab:orange" if pts else "tab:blue")
+        ax.text(i, m + (sd or 0) + 0.01, f"{m:.3f}", ha="center", fontsize=9)
+        if pts:
+            ax.plot([i] * len(pts), pts, "k.", ms=5)
+    ax.set_xticks(range(len(bars)), [b[0] for b in bars], fontsize=8)
+    ax.set_ylim(0.5, 0.9)
+    ax.set_ylabel("test top-1 (JHMDB split 1)")
+    ax.set_title(f"JHMDB streaming gap: {len(doc['runs'])} seed(s), mean ± std", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 # ---- gate --------------------------------------------------------------------------------------
@@ -423,11 +554,21 @@ def main(argv=None) -> int:
     s.add_argument("--task", required=True, choices=sorted(CANDIDATES))
     s.add_argument("--candidates", nargs="+", default=None, help="names (default: windowed and all)")
     s.add_argument("--seeds", type=int, nargs="+", default=[0])
+    k = sub.add_parser("distill-select", help="distillation candidates on the JHMDB validation split")
+    k.add_argument("--candidates", nargs="+", default=list(DISTILL), choices=list(DISTILL))
+    k.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    t = sub.add_parser("distill-test", help="one distillation setting on the JHMDB test split")
+    t.add_argument("--setting", required=True, choices=list(DISTILL))
+    t.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     d = sub.add_parser("demo")
-    for p in (g, s, d):
+    for p in (g, s, d, k, t):
         p.add_argument("--reuse", action="store_true", help="collect finished runs instead of retraining")
         p.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
+    if args.cmd == "distill-select":
+        return distill_select(args.candidates, args.seeds, args.reuse, args.threads)
+    if args.cmd == "distill-test":
+        return distill_test(args.setting, args.seeds, args.reuse, args.threads)
     if args.cmd == "select":
         return select(args.task, args.candidates, args.seeds, args.reuse, args.threads)
     return gate(args) if args.cmd == "gate" else demo(args)

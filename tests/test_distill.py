@@ -53,7 +53,7 @@ def teacher(tmp_path_factory, synth_path):
 
 
 def _student(teacher_path, **kd):
-    cfg = streaming_config("body_only", train={"epochs": 2})
+    cfg = streaming_config("body_only", train={"epochs": 1})
     if teacher_path is not None:
         cfg["train"]["distill"] = {"teacher": str(teacher_path), **kd}
     return cfg

@@ -15,13 +15,17 @@ cost of detection against continual mode alone.
 Writes bench/results/online.json (and online_rule.json: the chosen rule, the SDK's defaults) and
 bench/results/online.png (timeline of two test streams).
 
+    python bench/online.py --select NAME=M.bharnet ...
     python bench/online.py --shrec17 s0.bharnet s1.bharnet s2.bharnet [--resume]
 
 Real hands: continuous streams joined from SHREC'17 sequences (bharnet.online.shrec17_streams,
 bharnet shrec17-streams): per model (one per training seed, trained on the training people's
 streams, training/configs/online_shrec17.yaml) the rule is tuned on the validation people's
 streams and scored once on the official test people's. Writes bench/results/online_shrec17.json
-(+ .png); --resume keeps the runs of other bundles measured on the same streams.
+(+ .png); --resume keeps the runs of other bundles measured on the same streams. --select picks
+the recipe beforehand: candidate models (seed 0 of each) scored on the validation people's streams
+only, ranked by SELECTION_RULE (the `selection` block; the runs of the recipe used before move to
+`previous`).
 
 The streams come from bharnet.data.synth.generate_stream: actions of 48-72 frames at 30 fps
 separated by 8-24 idle frames (the rest pose); --idle widens the gaps.
@@ -184,6 +188,72 @@ def _summary(rows: list[dict]) -> dict:
     return out
 
 
+# fixed before any candidate was measured (issue 20, third session)
+SELECTION_RULE = ("the candidate whose seed-0 model detects the most validation gestures minus false "
+                  "positives, each with its own event rule tuned on the validation streams (tune()'s "
+                  "objective); ties: fewer false positives per action. Only the validation people's "
+                  "streams are read.")
+# what a candidate's recipe is: these keys of its training run's config.yaml
+RECIPE_KEYS = {"model": ("backbone",), "data": ("path", "pool_steps", "window"),
+               "train": ("epochs", "warmup_epochs", "batch_size")}
+
+
+def _recipe(bundle: str) -> dict | None:
+    """The recipe of a bundle exported from <run>/final.pt to <run>.bharnet (the run folder's
+    config.yaml), or None when that folder is not beside it."""
+    import yaml
+
+    cfg = pathlib.Path(bundle).with_suffix("") / "config.yaml"
+    if not cfg.is_file():
+        return None
+    c = yaml.safe_load(cfg.read_text())
+    return {sec: {k: c[sec].get(k) for k in keys} for sec, keys in RECIPE_KEYS.items()}
+
+
+def select(args) -> int:
+    """Candidate recipes on the validation people's streams only (one model per candidate): each
+    model's rule tuned on them, the candidates ranked by SELECTION_RULE. Writes the `selection`
+    block of online_shrec17.json; the first call also moves the runs measured so far (the recipe
+    they came from) to its `previous` block, so the chosen recipe's test runs start afresh."""
+    from bharnet.online.shrec17_streams import build_streams
+    from bharnet.sdk import Recognizer
+
+    val = [(n, kp, a) for n, kp, a, _ in build_streams(args.shrec17_root, "val")]
+    gt = {n: a for n, _, a in val}
+    durations = {n: len(kp) * 1000.0 / FPS for n, kp, _ in val}
+    path = args.out.with_name("online_shrec17.json")
+    out = json.loads(path.read_text()) if path.is_file() else {}
+    if "runs" in out and "previous" not in out:
+        out["previous"] = {"recipe": _recipe(out["runs"][0]["bundle"]),
+                           **{k: out.pop(k) for k in ("runs", "summary", "cost", "targets", "complete", "seconds")
+                              if k in out}}
+    sel = out.setdefault("selection", {"rule": SELECTION_RULE, "streams": "val", "candidates": {}})
+    if "previous" in out and "previous" not in sel["candidates"]:
+        # the recipe in use so far competes too: its seed-0 model was tuned on the same validation
+        # streams by the same tune() when its runs were measured
+        r0 = out["previous"]["runs"][0]
+        sel["candidates"]["previous"] = {"bundle": r0["bundle"], "sha256": r0["sha256"],
+                                         "recipe": out["previous"]["recipe"],
+                                         "validation": r0["validation"]}
+    for spec in args.select:
+        name, eq, bundle = spec.partition("=")
+        if not eq or not name or not bundle:
+            raise SystemExit(f"--select takes NAME=BUNDLE, got {spec!r}")
+        rec = Recognizer(bundle, threads=1, max_gap_ms=None)
+        best, _ = tune(recognitions(rec, val), gt, durations, GRID_SHREC17)
+        sel["candidates"][name] = {"bundle": bundle, "sha256": rec.info["bundle_sha256"],
+                                   "recipe": _recipe(bundle), "validation": best}
+        print(f"{name}: validation detection {best['detection_rate']:.3f}, fp/action "
+              f"{best['fp_per_action']:.3f}, objective {best['objective']} (rule {best['enter']}/"
+              f"{best['exit']}/{best['min_ms']:g}/{best['gap_ms']:g})", flush=True)
+    cands = sel["candidates"]
+    sel["chosen"] = max(cands, key=lambda n: (cands[n]["validation"]["objective"],
+                                              -cands[n]["validation"]["fp_per_action"]))
+    path.write_text(json.dumps(out, indent=1) + "\n")
+    print(f"chosen: {sel['chosen']}; wrote {path}")
+    return 0
+
+
 def shrec17(args) -> int:
     """Learned-background models on real-hand streams joined from SHREC'17 sequences: the rule
     tuned on the validation people's streams, then the test people's streams scored once."""
@@ -201,7 +271,10 @@ def shrec17(args) -> int:
                "test": {"streams": len(test), "gestures": sum(len(a) for *_, a in test),
                         "people": "the official test people (1, 5, 6, 17, 18, 23, 24, 28)"}}
     path = args.out.with_name("online_shrec17.json")
-    earlier = json.loads(path.read_text()) if args.resume and path.is_file() else {}
+    existing = json.loads(path.read_text()) if path.is_file() else {}
+    # the recipe's selection (validation only) and the previous recipe's runs stay
+    kept = {k: existing[k] for k in ("selection", "previous") if k in existing}
+    earlier = existing if args.resume else {}
     if earlier.get("streams") != streams:
         earlier = {}
     rows = [r for r in earlier.get("runs", []) if r["bundle"] not in args.shrec17]
@@ -218,7 +291,7 @@ def shrec17(args) -> int:
         if b == args.shrec17[0]:   # the first model of this call (with --resume: of this call)
             timeline(args.png.with_name("online_shrec17.png"), scored, FPS, recs,
                      sequences=[n for n, _, _ in test[:2]])
-        out = {"streams": streams, "grid": GRID_SHREC17, "runs": rows, "summary": _summary(rows)}
+        out = {"streams": streams, "grid": GRID_SHREC17, "runs": rows, "summary": _summary(rows), **kept}
         path.write_text(json.dumps(out, indent=1) + "\n")   # after each model: nothing lost
     summ = out["summary"]
     first = next(r for r in rows if r["bundle"] == args.shrec17[0])
@@ -280,9 +353,14 @@ def main() -> int:
     ap.add_argument("--shrec17", nargs="+", default=None, metavar="BUNDLE",
                     help="real-hand mode: bundles of training/configs/online_shrec17.yaml (one per seed)")
     ap.add_argument("--shrec17-root", type=pathlib.Path, default=REPO.parent / "shared/data/shrec17")
+    ap.add_argument("--select", nargs="+", default=None, metavar="NAME=BUNDLE",
+                    help="real-hand recipe selection: candidate models scored on the validation "
+                         "people's streams only (the `selection` block of online_shrec17.json)")
     ap.add_argument("--resume", action="store_true",
                     help="real-hand mode: keep earlier runs of other bundles on the same streams")
     args = ap.parse_args()
+    if args.select:
+        return select(args)
     if args.shrec17:
         return shrec17(args)
     if set(args.val_seeds) & set(args.test_seeds):

@@ -204,6 +204,28 @@ def test_stream_windows_and_synth_streams(tmp_path):
         assert (int(first), last, lbl) in regions(gt[seq], len(np.load(tmp_path / f"s/{seq}.npz")["keypoints"]))
 
 
+def test_background_keep_thins_training_background_only():
+    from bharnet.online.windows import build
+
+    rng = np.random.default_rng(0)
+    acts = [Action("a", 20 + 30 * k, 35 + 30 * k) for k in range(10)]
+    seqs = [(f"s{i}", rng.normal(size=(340, 17, 2)).astype(np.float32), acts) for i in range(4)]
+
+    def counts(ds, split):
+        labels = [ds.clips[i].label for i in ds.split_indices(split)]
+        return labels.count(len(ds.classes) - 1), len(labels) - labels.count(len(ds.classes) - 1)
+
+    full = build(seqs, 9, val={"s3"}, layout="coco17")
+    half = build(seqs, 9, val={"s3"}, layout="coco17", background_keep=0.5)
+    (bg, act), (bg2, act2) = counts(full, "train"), counts(half, "train")
+    assert act2 == act == 30 and bg == 33 and 8 <= bg2 <= 25      # only background clips go
+    assert counts(half, "val") == counts(full, "val")              # validation untouched
+    again = build(seqs, 9, val={"s3"}, layout="coco17", background_keep=0.5)
+    assert [c.name for c in again.clips] == [c.name for c in half.clips]   # seeded
+    with pytest.raises(ValueError, match="background_keep"):
+        build(seqs, 9, background_keep=0.0, layout="coco17")
+
+
 # ---- real-hand streams joined from SHREC'17 sequences ------------------------------------------
 def _fake_shrec17(root, people=(1, 2, 8), per_person=4):
     """A SHREC'17-shaped folder: people 1 and 2 train, 8 a validation person, 1 test person (5)."""

@@ -83,6 +83,11 @@ def register(sub) -> None:
                    help="fraction of an action seen before a decision is labelled with it (0.3)")
     w.add_argument("--guard", type=int, default=3,
                    help="frames after an action's end left untrained before background (3)")
+    w.add_argument("--background-keep", type=float, default=1.0, metavar="F",
+                   help="keep this fraction of the training streams' background clips (a random "
+                        "subset, --seed; validation clips are all kept): rebalances the classes and "
+                        "shortens an epoch (default 1)")
+    w.add_argument("--seed", type=int, default=0, help="seed of --background-keep's subset (0)")
     w.add_argument("--val-every", type=int, default=0, metavar="K",
                    help="every K-th sequence (sorted) goes to the 'val' split (0: none)")
     w.add_argument("--val-keypoints", type=pathlib.Path, default=None,
@@ -302,7 +307,8 @@ def cmd_windows(args) -> int:
             if fps is None and "fps" in z.files:
                 fps = float(z["fps"])
     ds = build(((n, load_keypoints(f), acts) for n, f, acts in seqs), args.window, val, args.onset,
-               args.guard, classes=args.classes, layout=layout, fps=fps)
+               args.guard, classes=args.classes, layout=layout, fps=fps,
+               background_keep=args.background_keep, seed=args.seed)
     save(ds, args.out)
     counts = np.bincount([c.label for c in ds.clips], minlength=ds.num_classes)
     print(f"wrote {args.out}: {len(ds)} clips from {len(files)} sequences "

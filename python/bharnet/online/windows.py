@@ -93,11 +93,19 @@ def _keypoints(arr, layout: str | None):
 
 def build(sequences, window: int, val: set[str] = frozenset(), onset: float = 0.3, guard: int = 3,
           background: str = BACKGROUND, classes: list[str] | None = None,
-          layout: str | None = None, fps: float | None = None) -> SkeletonDataset:
+          layout: str | None = None, fps: float | None = None, background_keep: float = 1.0,
+          seed: int = 0) -> SkeletonDataset:
     """sequences: [(name, raw keypoint array ([T,V,C] / [M,T,V,C], layout told by its shape
     unless `layout` names it), [Action])] -> a dataset with splits "train" (all other sequences)
     and "val" (those named in `val`). classes: the action classes (default: every label seen,
-    sorted) + background last. fps: the streams' frame rate, recorded in the dataset."""
+    sorted) + background last. fps: the streams' frame rate, recorded in the dataset.
+    background_keep: the fraction of the training sequences' background clips kept (a random
+    subset drawn with `seed`; validation clips are all kept): there is about one background clip
+    per gap between actions, so background outnumbers each action class many times over, and
+    thinning it both rebalances the classes and shortens an epoch."""
+    if not 0.0 < background_keep <= 1.0:
+        raise ValueError(f"background_keep must be in (0, 1], got {background_keep}")
+    rng = np.random.default_rng(seed)
 
     seqs = list(sequences)
     if classes is None:
@@ -110,6 +118,9 @@ def build(sequences, window: int, val: set[str] = frozenset(), onset: float = 0.
             raise ValueError(f"{name}: layout {lay} differs from the other sequences' {seen}")
         seen = lay
         cs = stream_clips(kp, sc, acts, name, classes, window, onset, guard, background)
+        if background_keep < 1.0 and name not in val:
+            bg = len(classes) - 1
+            cs = [c for c in cs if c.label != bg or rng.random() < background_keep]
         clips += cs
         splits["val" if name in val else "train"] += [c.name for c in cs]
     if not clips:

@@ -294,6 +294,17 @@ def _with_teacher(name: str, teacher: pathlib.Path) -> dict:
     return _merge(over, {"train": {"distill": {"teacher": str(teacher)}}})
 
 
+def choose(cands: dict) -> dict | None:
+    """DISTILL_RULE applied to the candidates that have every selection seed (None: not yet
+    comparable, i.e. the baseline or every other candidate still lacks a seed)."""
+    full = [n for n, c in cands.items() if {x["seed"] for x in c["runs"]} >= set(DISTILL_SEEDS)]
+    if "baseline" not in full or len(full) < 2:
+        return None
+    mean = {n: _stats([x for x in cands[n]["runs"] if x["seed"] in DISTILL_SEEDS], "top1") for n in full}
+    best = max(full, key=lambda n: (mean[n][0], n == "baseline"))
+    return {"name": best, "among": sorted(full), "val_top1": mean[best]}
+
+
 def distill_select(names: list[str], seeds: list[int], reuse: bool, threads: int) -> int:
     """Teacher: the windowed recipe trained on val_train only (seed 0, the `select` run, so it never
     saw a val clip); the candidates learn from it on val_train and are scored on val."""
@@ -316,10 +327,9 @@ def distill_select(names: list[str], seeds: list[int], reuse: bool, threads: int
             row = cands.setdefault(name, {"overrides": DISTILL[name], "window": _window(cfg), "runs": []})
             row["runs"] = sorted([x for x in row["runs"] if x["seed"] != seed] + [r], key=lambda x: x["seed"])
             row["top1"] = _stats(row["runs"], "top1")
-            full = [n for n, c in cands.items() if {x["seed"] for x in c["runs"]} >= set(DISTILL_SEEDS)]
-            if "baseline" in full and len(full) > 1:
-                best = max(full, key=lambda n: (cands[n]["top1"][0], n == "baseline"))
-                doc["chosen"] = {"name": best, "among": sorted(full), "val_top1": cands[best]["top1"]}
+            chosen = choose(cands)
+            if chosen:
+                doc["chosen"] = chosen
             out.write_text(json.dumps(doc, indent=2) + "\n")
             print(f"distill {name:<18} seed {seed}  val top1 {r['top1']:.4f}  ({r['wall_s']} s)", flush=True)
     return 0

@@ -321,3 +321,23 @@ def test_shrec17_streams_on_the_real_validation_people(shared_dir):
             a.end - a.start + 1 for a in acts)
         for a, clip in zip(acts, info["sequences"]):
             assert a.end - a.start + 1 == rows[clip][6] and a.label == shrec17.GESTURES[rows[clip][0] - 1]
+
+
+def test_shipped_real_hand_recipe_is_the_one_chosen_on_validation():
+    """training/configs/online_shrec17.yaml is the candidate that bench/online.py --select ranked
+    first on the validation people's streams (bench/results/online_shrec17.json, `selection`)."""
+    import pathlib
+
+    from bharnet.training.config import load_config
+
+    repo = pathlib.Path(__file__).resolve().parents[1]
+    sel = json.loads((repo / "bench/results/online_shrec17.json").read_text())["selection"]
+    cands = sel["candidates"]
+    objective = {n: c["validation"]["objective"] for n, c in cands.items()}
+    assert len(cands) >= 2 and objective[sel["chosen"]] == max(objective.values())
+    chosen = cands[sel["chosen"]]["recipe"]
+    cfg = load_config(repo / "training/configs/online_shrec17.yaml")
+    for sec, keys in chosen.items():
+        for k, v in keys.items():
+            if k != "path":          # the windows file is named by the command, not the recipe
+                assert cfg[sec][k] == v, (sec, k)

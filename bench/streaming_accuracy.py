@@ -301,7 +301,7 @@ def choose(cands: dict) -> dict | None:
     if "baseline" not in full or len(full) < 2:
         return None
     mean = {n: _stats([x for x in cands[n]["runs"] if x["seed"] in DISTILL_SEEDS], "top1") for n in full}
-    best = max(full, key=lambda n: (mean[n][0], n == "baseline"))
+    best = max(full, key=lambda n: (round(mean[n][0], 9), n == "baseline"))  # equal means: a tie
     return {"name": best, "among": sorted(full), "val_top1": mean[best]}
 
 

@@ -106,3 +106,31 @@ def test_teacher_with_other_classes_is_refused(tmp_path, teacher):
     dataset.save(ds, tmp_path / "renamed.pkl")
     with pytest.raises(ValueError, match="train.distill.teacher: .*trained on classes"):
         train(_student(teacher), tmp_path / "c", data=tmp_path / "renamed.pkl", quiet=True)
+
+
+# ---- the recorded results (bench/streaming_accuracy.py distill-select / distill-test) -------------
+
+def _bench():
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parents[1] / "bench/streaming_accuracy.py"
+    spec = importlib.util.spec_from_file_location("bench_streaming_accuracy", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_recorded_selection_follows_its_rule():
+    import json
+
+    b = _bench()
+    doc = json.loads((b.RESULTS / "jhmdb14_distill_selection.json").read_text())
+    assert doc["rule"] == b.DISTILL_RULE and doc["teacher"]["trained_on"] == "val_train"
+    assert "test" not in doc["split"].split(";")[0]
+    for name, c in doc["candidates"].items():
+        assert c["overrides"] == b.DISTILL[name]
+        vals = [r["top1"] for r in c["runs"]]
+        assert c["top1"][0] == pytest.approx(np.mean(vals)) and c["top1"][1] == pytest.approx(np.std(vals))
+    # the choice is the rule applied to the recorded rows (recomputed, not read back)
+    assert doc["chosen"] == json.loads(json.dumps(b.choose(doc["candidates"])))

@@ -57,7 +57,7 @@ class Distill:
             out[key] = float(v)
         return cls(teacher, **out)
 
-    def teacher_logits(self, data, split: str, device: str = "cpu") -> np.ndarray:
+    def teacher_logits(self, data, split: str, device: str = "cpu", quiet: bool = False) -> np.ndarray:
         """[N, classes] teacher logits of the split's clips (in the split's order), under the
         teacher's own test protocol. `data`: the trainer's SkeletonData (not read again)."""
         import torch
@@ -68,7 +68,7 @@ class Distill:
         try:  # building the teacher must not move the student's random stream (init, dropout)
             with torch.random.fork_rng(devices=[]):
                 scores, labels, _, _ = checkpoint_scores(self.teacher, data.source, split, device,
-                                                         data_cache={data.source: data})
+                                                         data_cache={data.source: data}, quiet=quiet)
         except ValueError as e:
             raise ValueError(f"train.distill.teacher: {e}") from None
         if not np.array_equal(labels, [c.label for c in data.split(split)]):

@@ -195,7 +195,8 @@ def plot_curves(history: list[dict], path, total_epochs: int | None = None):
 # ---- evaluating checkpoints (the `bharnet eval` command) ---------------------------------------
 
 def checkpoint_scores(ckpt_path, data_path=None, split: str = "test", device: str = "cpu",
-                      data_cache: dict | None = None, test_overrides: dict | None = None):
+                      data_cache: dict | None = None, test_overrides: dict | None = None,
+                      quiet: bool = False):
     """(scores, labels, ckpt) of one checkpoint on a dataset split (its own data path by default).
 
     test_overrides: train.test_clips / train.test_flip values replacing the checkpoint's own."""
@@ -220,7 +221,8 @@ def checkpoint_scores(ckpt_path, data_path=None, split: str = "test", device: st
     inputs, labels = prepare_test(data.split(split), data.layout, spec, tc.get("test_clips", 1),
                                   cfg["data"].get("sample", "uniform"), bool(tc.get("test_flip", False)))
     model = model_from_checkpoint(ckpt, use_kernels=False).to(device)
-    return predict(model, inputs, device=device, desc=f"evaluating {ckpt_path}"), labels, ckpt, data
+    return (predict(model, inputs, device=device, desc=f"evaluating {ckpt_path}", quiet=quiet), labels,
+            ckpt, data)
 
 
 def recorded_data_path(recorded, ckpt_path) -> str:

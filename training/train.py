@@ -169,7 +169,7 @@ def _run(cfg, work_dir, device, rank, world, local, resume, stop_after, threads,
     kd = distill.Distill.from_config(tc.get("distill"))
     if kd is not None:  # each training clip also carries its teacher's logits (computed once)
         train_set = distill.WithTeacher(train_set, kd.teacher_logits(ds, tc.get("train_split", "train"),
-                                                                     str(dev)))
+                                                                     str(dev), quiet or not main))
     sampler = torch.utils.data.DistributedSampler(train_set, num_replicas=world, rank=rank,
                                                   shuffle=True, seed=tc["seed"], drop_last=True)
     loader = torch.utils.data.DataLoader(train_set, batch_size=batch // world, sampler=sampler,

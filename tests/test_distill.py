@@ -134,3 +134,17 @@ def test_recorded_selection_follows_its_rule():
         assert c["top1"][0] == pytest.approx(np.mean(vals)) and c["top1"][1] == pytest.approx(np.std(vals))
     # the choice is the rule applied to the recorded rows (recomputed, not read back)
     assert doc["chosen"] == json.loads(json.dumps(b.choose(doc["candidates"])))
+
+
+def test_shipped_distill_recipe_is_the_streaming_recipe_plus_the_chosen_distillation():
+    import json
+
+    import yaml
+
+    b = _bench()
+    ship = yaml.safe_load((b.CONFIGS / "jhmdb14_streaming_distill.yaml").read_text())
+    base = yaml.safe_load((b.CONFIGS / "jhmdb14_streaming.yaml").read_text())
+    kd = ship["train"].pop("distill")
+    assert ship == base  # the same student; only its training differs
+    chosen = json.loads((b.RESULTS / "jhmdb14_distill_selection.json").read_text())["chosen"]["name"]
+    assert {k: kd[k] for k in ("alpha", "temperature")} == b.DISTILL[chosen]["train"]["distill"]

@@ -277,8 +277,6 @@ DISTILL = {  # overrides of the streaming recipe; the teacher checkpoint is fill
     "baseline": {},
     "kd_a05_T4": {"train": {"distill": {"alpha": 0.5, "temperature": 4.0}}},
     "kd_a09_T2": {"train": {"distill": {"alpha": 0.9, "temperature": 2.0}}},
-    "d12_n3_kd_a05_T4": _merge(_bb(dilations=[1, 2]), _data(pool_steps=3),
-                               {"train": {"distill": {"alpha": 0.5, "temperature": 4.0}}}),
 }
 # the windowed recipe's 3 seeds on the full training split (bench/live_protocol.py scored them):
 # student seed s learns from teacher seed s

@@ -96,3 +96,8 @@ wheel-aarch64:
 
 test-aarch64: wheel-aarch64 $(VENV)/.built
 	bash tools/aarch64/test.sh
+
+# issue 22's per-frame ratios for the aarch64 build under qemu -> bench/results/frame_path_aarch64.json
+.PHONY: bench-aarch64
+bench-aarch64: wheel-aarch64 $(VENV)/.built
+	BHARNET_AARCH64_BENCH=1 bash tools/aarch64/test.sh

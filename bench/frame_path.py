@@ -28,10 +28,12 @@ CPU share: 8 tracks at 30 fps, from the per-frame cost (x 240 frames/s) and from
 paced run (process CPU / wall). Memory: bytes per track (buffered_bytes) and the RSS growth of
 admitting 64 tracks. Soak: 8 tracks pushed as fast as they go for --soak-s seconds, ids retired
 and reset as they go, RSS sampled every second after a warm-up.
-The aarch64 build under emulation is not measured here (optional in issue 22): its harness
-(tools/aarch64: a cross-built manylinux wheel, a Debian arm64 root under qemu, root rights) is
-too heavy for this machine's 2 shared cores.
-Writes bench/results/frame_path.json and frame_path.png.
+aarch64 under emulation (--emulated, run in the Debian arm64 root by `make bench-aarch64`,
+tools/aarch64/test.sh): the same groups but for the CPU share, memory and soak, which are absolute
+times and sizes that emulation makes meaningless; only the ratios count there. The default-width
+bundle comes from --default-bundle (exported on the host: the root has no torch).
+Writes bench/results/frame_path.json and frame_path.png (frame_path_aarch64.json, no PNG, when
+emulated).
 """
 from __future__ import annotations
 
@@ -353,7 +355,7 @@ def targets(res: dict) -> list[dict]:
             ("many16_vs_sep16", "16 tracks: push_many / 16 separate pushes, per frame",
              res["tracks16"]["many16_vs_sep16_paired"]),
             ("share_8x30fps", "8 tracks x 30 fps: share of one core (from per-frame cost)",
-             res["share"]["from_per_frame_cost"])]
+             res["share"]["from_per_frame_cost"] if "share" in res else None)]
     return [{"id": i, "what": what, "value": v, "target": TARGETS[i],
              "pass": None if v is None else bool(v <= TARGETS[i])} for i, what, v in rows]
 
@@ -422,6 +424,12 @@ def main(argv=None) -> int:
     ap.add_argument("--fresh", action="store_true", help="export the default-width bundle again")
     ap.add_argument("--memory-child", choices=["native", "python"], help=argparse.SUPPRESS)
     ap.add_argument("--plot-only", action="store_true", help="redraw --png from --out, measure nothing")
+    ap.add_argument("--emulated", action="store_true",
+                    help="under qemu (make bench-aarch64): ratios only; no CPU share, memory, soak, PNG")
+    ap.add_argument("--default-bundle", type=pathlib.Path,
+                    help="the default-width bundle to time (exported elsewhere: the aarch64 root has no torch)")
+    ap.add_argument("--print-default-bundle", action="store_true",
+                    help="export (or reuse) the default-width bundle, print its path, measure nothing")
     ap.add_argument("--out", type=pathlib.Path, default=RESULTS / "frame_path.json")
     ap.add_argument("--png", type=pathlib.Path, default=RESULTS / "frame_path.png")
     args = ap.parse_args(argv)
@@ -430,6 +438,9 @@ def main(argv=None) -> int:
         return 0
     if args.plot_only:
         plot(json.loads(args.out.read_text()), args.png)
+        return 0
+    if args.print_default_bundle:
+        print(default_width_bundle(True, args.fresh)[0])
         return 0
     repeats = args.repeats or (4 if args.quick else 60)
     soak_s = args.soak_s or (4.0 if args.quick else 120.0)
@@ -445,10 +456,18 @@ def main(argv=None) -> int:
                             SHARED.parent) else str(STREAM), "quick": args.quick},
            "widths": {}}
     models = {"demo": None}
-    if "default" in args.widths:
+    if "default" in args.widths and args.default_bundle is not None:
+        if not args.default_bundle.is_file():
+            ap.error(f"--default-bundle {args.default_bundle}: no such file")
+        models["default"] = args.default_bundle
+        res["default_bundle"] = {"path": args.default_bundle.name, "reused": True, "export_s": None}
+    elif "default" in args.widths:
         path, info = default_width_bundle(args.quiet, args.fresh)
         models["default"] = path
         res["default_bundle"] = {"path": str(path.relative_to(ROOT)), **info}
+    if args.emulated:
+        res["emulated"] = ("qemu user emulation: only the ratios mean anything; absolute times, "
+                           "the CPU share, memory and the soak are not measured")
     for width in args.widths:
         print(f"[{width}] push vs bare step, {repeats} interleaved repeats", flush=True)
         res["widths"][width] = width_group(width, models[width], stream, repeats)
@@ -457,23 +476,25 @@ def main(argv=None) -> int:
     print("[16 tracks] bare vs push vs push_many", flush=True)
     res["tracks16"] = tracks_group(stream, max(3, repeats // 2))
     per_frame = res["tracks16"]["rows"]["many16"]["cpu_us"]
-    print("[8 tracks x 30 fps] paced run", flush=True)
-    res["share"] = share_group(stream, per_frame, paced_s)
-    print("[memory] 64 tracks per path", flush=True)
-    res["memory"] = memory_group()
-    print(f"[soak] {soak_s:g} s", flush=True)
-    res["soak"] = soak_group(stream, soak_s)
-    res["aarch64"] = ("not measured: optional in issue 22; the emulation harness (tools/aarch64: "
-                      "cross-built wheel, Debian arm64 root under qemu) is too heavy for this "
-                      "machine's 2 shared cores")
+    if not args.emulated:
+        print("[8 tracks x 30 fps] paced run", flush=True)
+        res["share"] = share_group(stream, per_frame, paced_s)
+        print("[memory] 64 tracks per path", flush=True)
+        res["memory"] = memory_group()
+        print(f"[soak] {soak_s:g} s", flush=True)
+        res["soak"] = soak_group(stream, soak_s)
+        res["aarch64"] = ("bench/results/frame_path_aarch64.json (make bench-aarch64: the same "
+                          "ratios under qemu)")
     res["targets"] = targets(res)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(res, indent=1) + "\n")
-    plot(res, args.png)
+    if not args.emulated:
+        plot(res, args.png)
     for t in res["targets"]:
         v = "n/a" if t["value"] is None else f"{t['value']:.3g}"
-        print(f"{'PASS' if t['pass'] else 'MISS'}  {v:>7}  (<= {t['target']:g})  {t['what']}")
-    print(f"wrote {args.out} and {args.png}")
+        verdict = "n/a " if t["pass"] is None else ("PASS" if t["pass"] else "MISS")
+        print(f"{verdict}  {v:>7}  (<= {t['target']:g})  {t['what']}")
+    print(f"wrote {args.out}" + ("" if args.emulated else f" and {args.png}"))
     return 0
 
 

@@ -5,6 +5,7 @@
 #  2. the torch-free test suite there (tests/aarch64/torch_free_tests.txt; a skip fails);
 #  3. the C++ kernel test on every ISA path, for aarch64 (qemu) and this x86 CPU;
 #  4. SDK parity: the same bundles and real streams on x86 (.venv) and aarch64, per backend.
+# make bench-aarch64 (BHARNET_AARCH64_BENCH=1) runs the frame path's ratio bench there instead.
 # Needs root (apt-get, binfmt_misc, chroot, mounts); every mount is undone on exit.
 #   BHARNET_PARITY_STREAMS="a.npy b.npy"   streams to compare (default: ../shared/data/streams/*.npy)
 #   BHARNET_QEMU_CPU=cortex-a76            the emulated CPU (ARMv8.2 + dot product + FP16, no SVE,
@@ -121,7 +122,7 @@ copy_sources() {
     [[ -e "$ROOT/src/streams/$(basename "$s")" ]] && die "two parity streams named $(basename "$s")"
     cp "$s" "$ROOT/src/streams/"
   done
-  cp "$WORK"/bundles/*.bharnet "$ROOT/src/bundles/"
+  if compgen -G "$WORK/bundles/*.bharnet" >/dev/null; then cp "$WORK"/bundles/*.bharnet "$ROOT/src/bundles/"; fi
 }
 
 make_bundles() {
@@ -158,6 +159,21 @@ parity_aarch64() {
   cp "$ROOT/src/results/parity-aarch64.json" "$OUT/"
 }
 
+# make bench-aarch64 (BHARNET_AARCH64_BENCH=1): instead of the tests, the per-frame path's ratios
+# (bench/frame_path.py --emulated). Emulated times mean nothing absolute; a ratio of two units timed
+# side by side under the same emulation is what issue 22 asks for. The default-width bundle is
+# exported on the host (the root has no torch).
+bench_frame_path() {
+  local bundle; bundle="$("$HOST_PY" bench/frame_path.py --print-default-bundle | tail -n 1)"
+  [[ -f "$bundle" ]] || die "no default-width bundle from bench/frame_path.py --print-default-bundle"
+  cp "$bundle" "$ROOT/src/bundles/"
+  in_root /opt/venv/bin/python /src/bharnet/bench/frame_path.py --emulated \
+    --repeats "${BHARNET_AARCH64_BENCH_REPEATS:-8}" \
+    --default-bundle "/src/bundles/$(basename "$bundle")" --out /src/results/frame_path_aarch64.json
+  cp "$ROOT/src/results/frame_path_aarch64.json" "$REPO/bench/results/"
+  log "wrote bench/results/frame_path_aarch64.json"
+}
+
 parity_compare() {
   "$HOST_PY" tests/aarch64/parity.py compare "$OUT/parity-x86_64.json" "$OUT/parity-aarch64.json" \
     --tol 1e-5 | tee -a "$SUMMARY"
@@ -183,10 +199,16 @@ else
   mount_root
   step "root: pip install (emulated)" install_in_root
 fi
-if reuse && ls "$WORK"/bundles/*.bharnet >/dev/null 2>&1; then log "reusing $WORK/bundles"; else
+if [[ "${BHARNET_AARCH64_BENCH:-0}" == 1 ]]; then mkdir -p "$WORK/bundles"   # the bench brings its own
+elif reuse && ls "$WORK"/bundles/*.bharnet >/dev/null 2>&1; then log "reusing $WORK/bundles"; else
   step "bundles: train+export (x86)" make_bundles
 fi
 copy_sources
+if [[ "${BHARNET_AARCH64_BENCH:-0}" == 1 ]]; then
+  step "bench: frame path (emulated)" bench_frame_path
+  cat "$TIMINGS" >&2
+  exit 0
+fi
 step "tests: torch-free (emulated)" torch_free_suite
 step "tests: C++ kernels x86" kernel_test host
 step "tests: C++ kernels aarch64" kernel_test aarch64

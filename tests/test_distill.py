@@ -148,3 +148,19 @@ def test_shipped_distill_recipe_is_the_streaming_recipe_plus_the_chosen_distilla
     assert ship == base  # the same student; only its training differs
     chosen = json.loads((b.RESULTS / "jhmdb14_distill_selection.json").read_text())["chosen"]["name"]
     assert {k: kd[k] for k in ("alpha", "temperature")} == b.DISTILL[chosen]["train"]["distill"]
+
+
+def test_recorded_test_results_match_their_runs_and_sources():
+    import json
+
+    b = _bench()
+    doc = json.loads((b.RESULTS / "jhmdb14_distill.json").read_text())
+    chosen = json.loads((b.RESULTS / "jhmdb14_distill_selection.json").read_text())["chosen"]["name"]
+    assert doc["setting"] == chosen and doc["split"] == "test"  # the test split saw the chosen setting only
+    vals = [r["top1"] for r in doc["runs"]]
+    assert doc["top1"][0] == pytest.approx(np.mean(vals)) and doc["top1"][1] == pytest.approx(np.std(vals))
+    assert doc["complete"] == ({r["seed"] for r in doc["runs"]} >= {0, 1, 2})
+    # the references are today's numbers in their own files, and the differences are computed from them
+    assert doc["reference"] == json.loads(json.dumps(b._reference()))
+    for k, v in doc["reference"].items():
+        assert doc["vs"][k] == pytest.approx(doc["top1"][0] - v["top1"][0])

@@ -85,12 +85,10 @@ class FrameRuntime {
   std::vector<int64_t> out_off_;
   int64_t out_floats_ = 0;
   // Measured on the embedded model (bench/frame_path.py, frame_path.json "batching"): one
-  // step_many over 2, 4, 8, 16 tracks costs 0.98x, 0.98x, 1.00x, 0.99x of n step() calls, a
-  // gain of the order of the run-to-run noise on this machine (earlier runs of the same bench
-  // gained most at 4-8 tracks and lost at 2 and 16, where the batch's per-track workspaces and
-  // ring slots outgrow L2). So: batches from 4 tracks on, at most 8 per call. The gain is small
-  // because each track's step is already a GEMM of 17-42 joint rows, not a GEMV: batching saves
-  // per-call work only.
+  // step_many over 2, 4, 8, 16 tracks costs 0.98x, 0.98x, 1.00x, 0.99x of n step() calls, and
+  // push_many batched vs unbatched 1.04x: within this machine's run-to-run noise, so the rule
+  // (from 4 tracks, at most 8 per call) is not shown faster end to end, only no slower. The gain
+  // is small because each track's step is already a GEMM of 17-42 joint rows, not a GEMV.
   int64_t batch_min_ = 4, batch_ = 8;
 };
 

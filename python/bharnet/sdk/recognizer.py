@@ -616,8 +616,7 @@ class Recognizer:
         """A frame's raw rows, validated as _rows validates them, for the native frame path:
         (float32 C-contiguous [V, cols] or [M, V, cols], the score column or -1). A shape is
         checked once, then looked up (this runs for every frame of every track)."""
-        rows = frame if type(frame) is np.ndarray and frame.ndim in (2, 3) else \
-            frame_to_rows(frame, self.layout)
+        rows = frame_to_rows(frame, self.layout)
         if type(rows) is not np.ndarray or rows.dtype != np.float32 or not rows.flags.c_contiguous:
             rows = np.ascontiguousarray(rows, dtype=np.float32)
         col = self._native_cols.get(rows.shape)

@@ -30,7 +30,6 @@ models than the file's 5 validation people.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import pathlib
 import sys
@@ -79,10 +78,10 @@ SCALES = (0.5, 0.75, 1.5, 2.0)       # person size in the image (0.5: twice as f
 
 
 def _merge(a: dict, b: dict) -> dict:
-    out = copy.deepcopy(a)
-    for k, v in b.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else copy.deepcopy(v)
-    return out
+    """a with b's keys merged in, both copied (training/config.py's merge, the one place for it)."""
+    from bharnet.training.config import merge
+
+    return merge(a, b)
 
 
 def person_of(name: str) -> int:

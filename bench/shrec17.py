@@ -80,11 +80,10 @@ def dataset_file(root, labels: int, work: pathlib.Path) -> pathlib.Path:
 
 
 def _merge(a: dict, b: dict) -> dict:
-    out = copy.deepcopy(a)
-    for k, v in b.items():
-        # copied: a run's config is filled in afterwards (the teacher) and must not write back
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else copy.deepcopy(v)
-    return out
+    """a with b's keys merged in, both copied (training/config.py's merge, the one place for it)."""
+    from bharnet.training.config import merge
+
+    return merge(a, b)
 
 
 def run_one(cfg: dict, work: pathlib.Path, resume: bool, threads: int) -> dict:

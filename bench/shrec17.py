@@ -133,7 +133,7 @@ def select(args) -> int:
     # the candidates say which experts they have: the shipped recipe's hand expert (if the recipe
     # already took one) is not inherited by a one-expert candidate
     base["model"].pop("hand_backbone", None)
-    out = RESULTS / f"shrec17{streaming}_selection{'' if args.labels == 14 else '_28'}.json"
+    out = _selection_file(args.labels, args.recipe)
     candidates = _candidates(args.recipe)
     res = {"what": "recipe selection on held-out training people (train: val_train, score: val)",
            "recipe": args.recipe, "val_subjects": list(VAL_SUBJECTS), "labels": args.labels,
@@ -151,7 +151,8 @@ def select(args) -> int:
         key = f"{name}_e{args.epochs}"   # one entry per structure and epoch count
         for s in args.seeds:
             cfg = _merge(base, candidates[name])
-            _fill_teacher(cfg, lambda: _select_teacher(args, s))
+            if _teacher_wanted(cfg):
+                _set_teacher(cfg, _select_teacher(args, s))
             cfg["data"]["path"] = str(data)
             cfg["train"].update(train_split="val_train", test_split="val", epochs=args.epochs,
                                 eval_every=args.epochs, seed=s)
@@ -172,21 +173,28 @@ def select(args) -> int:
     return 0
 
 
-def _fill_teacher(cfg: dict, teacher) -> None:
-    """Put the checkpoint teacher() names where cfg's train.distill.teacher is the placeholder."""
-    kd = cfg["train"].get("distill")
-    if kd and kd.get("teacher") == TEACHER:
-        path = pathlib.Path(teacher())
-        if not path.is_file():
-            raise SystemExit(f"teacher checkpoint not found: {path}")
-        kd["teacher"] = str(path)
+def _teacher_wanted(cfg: dict) -> bool:
+    """cfg is a distilled candidate whose teacher is still the placeholder."""
+    return (cfg["train"].get("distill") or {}).get("teacher") == TEACHER
+
+
+def _set_teacher(cfg: dict, path) -> None:
+    """Make cfg distil from the checkpoint at path (refused when it is missing)."""
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise SystemExit(f"teacher checkpoint not found: {path}")
+    cfg["train"]["distill"]["teacher"] = str(path)
 
 
 def _select_teacher(args, seed: int) -> pathlib.Path:
     """The windowed selection's chosen candidate of this seed (trained on val_train)."""
-    sel = RESULTS / f"shrec17_selection{'' if args.labels == 14 else '_28'}.json"
-    chosen = json.loads(sel.read_text())["chosen"]
+    chosen = json.loads(_selection_file(args.labels, "windowed").read_text())["chosen"]
     return pathlib.Path(args.work_dir) / "select" / chosen / f"seed{seed}" / "final.pt"
+
+
+def _selection_file(labels: int, recipe: str) -> pathlib.Path:
+    kind = "_streaming" if recipe == "streaming" else ""
+    return RESULTS / f"shrec17{kind}_selection{'' if labels == 14 else '_28'}.json"
 
 
 def _candidates(recipe: str) -> dict:
@@ -297,8 +305,7 @@ def run(args) -> int:
         c = copy.deepcopy(cfg)
         c["train"]["seed"] = s
         if args.teacher and c["train"].get("distill"):   # student seed s learns from teacher seed s
-            c["train"]["distill"]["teacher"] = TEACHER
-            _fill_teacher(c, lambda: args.teacher.format(seed=s))
+            _set_teacher(c, args.teacher.format(seed=s))
         work = pathlib.Path(args.work_dir) / config.stem / f"seed{s}"
         m = run_one(c, work, args.resume, args.threads)
         r = _summary(m)

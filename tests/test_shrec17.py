@@ -258,11 +258,12 @@ def test_bench_selection_keeps_every_candidate_with_its_epochs(tmp_path):
 def test_bench_fills_a_distilled_candidates_teacher_and_refuses_a_missing_one(tmp_path):
     bench = _bench()
     cfg = bench._merge({"train": {"epochs": 12}}, bench.STREAMING_CANDIDATES["stream_body_only_kd"])
+    assert bench._teacher_wanted(cfg)
     with pytest.raises(SystemExit, match="teacher checkpoint not found"):
-        bench._fill_teacher(cfg, lambda: tmp_path / "missing.pt")
+        bench._set_teacher(cfg, tmp_path / "missing.pt")
     (tmp_path / "t.pt").write_bytes(b"x")
-    bench._fill_teacher(cfg, lambda: tmp_path / "t.pt")
-    assert cfg["train"]["distill"]["teacher"] == str(tmp_path / "t.pt")
+    bench._set_teacher(cfg, tmp_path / "t.pt")
+    assert cfg["train"]["distill"]["teacher"] == str(tmp_path / "t.pt") and not bench._teacher_wanted(cfg)
     assert bench.STREAMING_CANDIDATES["stream_body_only_kd"]["train"]["distill"]["teacher"] == bench.TEACHER
 
 

@@ -130,9 +130,10 @@ def select(args) -> int:
     data = dataset_file(args.root, args.labels, pathlib.Path(args.work_dir))
     streaming = "_streaming" if args.recipe == "streaming" else ""
     base = yaml.safe_load((REPO / f"training/configs/shrec17_{args.labels}{streaming}.yaml").read_text())
-    # the candidates say which experts they have: the shipped recipe's hand expert (if the recipe
-    # already took one) is not inherited by a one-expert candidate
+    # the candidates say which experts they have and whether they distil: the shipped recipe's hand
+    # expert or teacher (once the recipe took one) is not inherited by a candidate without it
     base["model"].pop("hand_backbone", None)
+    base["train"].pop("distill", None)
     out = _selection_file(args.labels, args.recipe)
     candidates = _candidates(args.recipe)
     res = {"what": "recipe selection on held-out training people (train: val_train, score: val)",

@@ -7,6 +7,12 @@
         -> bench/results/shrec17_streaming_selection.json + .png  (the same, over the streaming recipe)
     python bench/shrec17.py run --config training/configs/shrec17_14.yaml [--seeds 0 1 2] [--resume]
         -> bench/results/shrec17_14.json + .png  (official split; one run folder per seed)
+    python bench/shrec17.py run --config training/configs/shrec17_14_streaming.yaml \
+            --teacher work_dirs/shrec17/shrec17_14/seed{seed}/final.pt
+        -> bench/results/shrec17_14_streaming.json + .png  (each seed distils from that seed's windowed run)
+    python bench/shrec17.py gap
+        -> bench/results/shrec17_streaming_gap.json + .png  (streaming beside windowed under the clip
+           and live protocols, from the files above and bench/live_protocol.py's)
 
 Every run is a `bharnet train` run folder under --work-dir; --resume collects finished seeds
 (metrics.json) and continues unfinished ones from their last.pt, so a long job can be stopped and
@@ -357,6 +363,77 @@ def plot(res: dict, path: pathlib.Path) -> None:
     plt.close(fig)
 
 
+def gap(args) -> int:
+    """The streaming recipe beside the windowed one under both protocols, per label set, from the
+    result files of run and bench/live_protocol.py (issue 24, points 4 and 5)."""
+    res = {"what": "official test split, 3 seeds each: windowed recipe under its clip protocol and "
+                   "under the live protocol (bench/live_protocol.py), and the streaming recipe "
+                   "(decision at each sequence's last frame, state started empty)",
+           "labels": {}}
+    rows = []
+    for labels in (14, 28):
+        files = {"windowed_clip": f"shrec17_{labels}.json", "windowed_live": f"shrec17_{labels}_live_protocol.json",
+                 "streaming": f"shrec17_{labels}_streaming.json"}
+        missing = [f for f in files.values() if not (RESULTS / f).is_file()]
+        if missing:
+            print(f"{labels} classes: skipped, no {', '.join(missing)} in {RESULTS}")
+            continue
+        d = {k: json.loads((RESULTS / f).read_text()) for k, f in files.items()}
+        top = {"windowed_clip": d["windowed_clip"]["top1"], "windowed_live": d["windowed_live"]["live"],
+               "streaming": d["streaming"]["top1"]}
+        entry = {k: {"mean": v["mean"], "std": v["std"], "n": v["n"], "source": files[k]} for k, v in top.items()}
+        entry["streaming_minus_windowed_clip"] = top["streaming"]["mean"] - top["windowed_clip"]["mean"]
+        entry["streaming_minus_windowed_live"] = top["streaming"]["mean"] - top["windowed_live"]["mean"]
+        entry["per_class_streaming_minus_windowed"] = {
+            k: d["streaming"]["per_class_mean"][k] - v for k, v in d["windowed_clip"]["per_class_mean"].items()}
+        res["labels"][str(labels)] = entry
+        rows.append((labels, entry))
+    if not rows:
+        raise SystemExit("no label set has all three result files: run `run` for the windowed and streaming "
+                         "recipes and bench/live_protocol.py first")
+    print(f"{'classes':>7}  {'windowed (clip)':>16}  {'windowed (live)':>16}  {'streaming':>16}  {'stream-clip':>11}  {'stream-live':>11}")
+    for labels, e in rows:
+        cells = [f"{e[k]['mean']:.3f} +- {e[k]['std']:.3f}" for k in ("windowed_clip", "windowed_live", "streaming")]
+        print(f"{labels:>7}  {cells[0]:>16}  {cells[1]:>16}  {cells[2]:>16}  "
+              f"{e['streaming_minus_windowed_clip']:>+11.3f}  {e['streaming_minus_windowed_live']:>+11.3f}")
+    out = RESULTS / "shrec17_streaming_gap.json"
+    out.write_text(json.dumps(res, indent=2) + "\n")
+    plot_gap(res, out.with_suffix(".png"))
+    print(f"-> {out}")
+    return 0
+
+
+def plot_gap(res: dict, path: pathlib.Path) -> None:
+    plt = _pyplot()
+    if plt is None:
+        return
+    kinds = (("windowed_clip", "windowed, clip protocol"), ("windowed_live", "windowed, live protocol"),
+             ("streaming", "streaming recipe"))
+    sets = list(res["labels"])
+    fig, (a, b) = plt.subplots(1, 2, figsize=(13, 4.8), gridspec_kw={"width_ratios": [1, 1.6]})
+    for i, (k, name) in enumerate(kinds):
+        xs = [j + (i - 1) * 0.27 for j in range(len(sets))]
+        a.bar(xs, [res["labels"][s][k]["mean"] for s in sets], 0.27, label=name,
+              yerr=[res["labels"][s][k]["std"] for s in sets], capsize=3)
+    a.set_xticks(range(len(sets)), [f"{s} classes" for s in sets])
+    a.set_ylim(0, 1)
+    a.set_ylabel("test top-1 (mean +- std, 3 seeds)")
+    a.legend(loc="lower right", fontsize=8)
+    a.set_title("SHREC'17: streaming vs windowed")
+    delta = res["labels"][sets[0]]["per_class_streaming_minus_windowed"]
+    a_cls = list(delta)
+    b.barh(range(len(a_cls)), [delta[c] for c in a_cls],
+           color=["tab:red" if delta[c] < 0 else "tab:green" for c in a_cls])
+    b.set_yticks(range(len(a_cls)), a_cls, fontsize=7)
+    b.invert_yaxis()
+    b.axvline(0, color="k", lw=0.8)
+    b.set_xlabel("streaming minus windowed (clip protocol), per-class test accuracy")
+    b.set_title(f"{sets[0]} classes, per class")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -382,7 +459,11 @@ def main(argv=None) -> int:
     r.add_argument("--teacher", default=None,
                    help="a distilled recipe's teacher per seed, e.g. work_dirs/shrec17/shrec17_14/seed{seed}/final.pt "
                         "(default: the config's train.distill.teacher for every seed)")
+    sub.add_parser("gap", help="the streaming recipe beside the windowed one under both protocols "
+                               "(from the result files; writes shrec17_streaming_gap.json and .png)")
     args = ap.parse_args(argv)
+    if args.cmd == "gap":
+        return gap(args)
     if args.cmd == "select":
         args.epochs = args.epochs or 12
         return select(args)

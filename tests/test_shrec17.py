@@ -397,3 +397,30 @@ def test_sdk_windowed_bundle_on_real_hands(shrec_test_clips, tmp_path):
                 r = rec.run(c.keypoint if layout == "shrec22" else _as_holistic(c.keypoint))
                 assert r.outcome != "no_person"
                 _check_probs(r, rec.classes, p)
+
+
+def test_bench_gap_sets_streaming_beside_both_windowed_protocols(tmp_path, monkeypatch):
+    """`gap` reads the three result files of a label set and reports streaming minus each windowed
+    protocol; a label set with a file missing is skipped, and none complete is an error."""
+    import json
+
+    bench = _bench()
+    monkeypatch.setattr(bench, "RESULTS", tmp_path)
+    with pytest.raises(SystemExit, match="no label set"):
+        bench.gap(None)
+
+    def stats(m):
+        return {"mean": m, "std": 0.01, "n": 3}
+
+    (tmp_path / "shrec17_14.json").write_text(json.dumps(
+        {"top1": stats(0.95), "per_class_mean": {"grab": 0.9, "tap": 0.8}}))
+    (tmp_path / "shrec17_14_live_protocol.json").write_text(json.dumps({"live": stats(0.5)}))
+    (tmp_path / "shrec17_14_streaming.json").write_text(json.dumps(
+        {"top1": stats(0.88), "per_class_mean": {"grab": 0.95, "tap": 0.6}}))
+    assert bench.gap(None) == 0
+    res = json.loads((tmp_path / "shrec17_streaming_gap.json").read_text())
+    assert list(res["labels"]) == ["14"]          # 28 classes: files missing, skipped
+    e = res["labels"]["14"]
+    assert e["streaming_minus_windowed_clip"] == pytest.approx(-0.07)
+    assert e["streaming_minus_windowed_live"] == pytest.approx(0.38)
+    assert e["per_class_streaming_minus_windowed"] == pytest.approx({"grab": 0.05, "tap": -0.2})

@@ -238,15 +238,11 @@ def _write_selection(res: dict, out: pathlib.Path) -> None:
     res["chosen"] = min(near, key=lambda k: (cands[k]["cost"]["gflops"] * cands[k]["epochs"],
                                              -cands[k]["val_top1"]["mean"]))
     res["not_run"] = [k for k in _candidates(res.get("recipe", "windowed")) if k not in {c["name"] for c in cands.values()}]
-    out.write_text(json.dumps(res, indent=2) + "\n")
-    plot_selection(res, out.with_suffix(".png"))
+    _save(res, out, plot_selection)
 
 
-def plot_selection(res: dict, path: pathlib.Path) -> None:
+def plot_selection(res: dict, path: pathlib.Path, plt) -> None:
     """Validation top-1 of every candidate, with its fine and coarse gestures."""
-    plt = _pyplot()
-    if plt is None:
-        return
     import numpy as np
 
     keys = list(res["candidates"])
@@ -270,6 +266,15 @@ def plot_selection(res: dict, path: pathlib.Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _save(res: dict, out: pathlib.Path, plot_fn) -> None:
+    """A result file and its picture beside it (same stem, .png; none without matplotlib)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(res, indent=2) + "\n")
+    plt = _pyplot()
+    if plt is not None:
+        plot_fn(res, out.with_suffix(".png"), plt)
 
 
 def _pyplot():
@@ -327,17 +332,12 @@ def run(args) -> int:
                    complete=all(str(k) in res["runs"] for k in args.seeds))
         classes = list(runs[0]["per_class"])
         res["per_class_mean"] = {k: float(np.mean([x["per_class"][k] for x in runs])) for k in classes}
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(res, indent=2) + "\n")
-        plot(res, out.with_suffix(".png"))
+        _save(res, out, plot)
         print(f"seed {s}: top1 {r['top1']:.4f}; so far {res['top1']} -> {out}")
     return 0
 
 
-def plot(res: dict, path: pathlib.Path) -> None:
-    plt = _pyplot()
-    if plt is None:
-        return
+def plot(res: dict, path: pathlib.Path, plt) -> None:
     import numpy as np
 
     runs = list(res["runs"].values())
@@ -397,16 +397,12 @@ def gap(args) -> int:
         print(f"{labels:>7}  {cells[0]:>16}  {cells[1]:>16}  {cells[2]:>16}  "
               f"{e['streaming_minus_windowed_clip']:>+11.3f}  {e['streaming_minus_windowed_live']:>+11.3f}")
     out = RESULTS / "shrec17_streaming_gap.json"
-    out.write_text(json.dumps(res, indent=2) + "\n")
-    plot_gap(res, out.with_suffix(".png"))
+    _save(res, out, plot_gap)
     print(f"-> {out}")
     return 0
 
 
-def plot_gap(res: dict, path: pathlib.Path) -> None:
-    plt = _pyplot()
-    if plt is None:
-        return
+def plot_gap(res: dict, path: pathlib.Path, plt) -> None:
     kinds = (("windowed_clip", "windowed, clip protocol"), ("windowed_live", "windowed, live protocol"),
              ("streaming", "streaming recipe"))
     sets = list(res["labels"])

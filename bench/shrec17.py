@@ -61,6 +61,10 @@ STREAMING_CANDIDATES = {
     # the 57-frame recipe distilled from the windowed model (train.distill, training/distill.py;
     # the setting chosen on JHMDB). The teacher is the windowed selection's chosen candidate, same
     # seed, trained on val_train too, so no validation gesture reaches the student through it
+    # trailing statistics over 128 frames instead of 32: with 32, each frame's position is taken
+    # from a centre that follows the hand, so a swipe's path shape (x, +, up) is partly lost; the
+    # first test runs lose most on exactly those gestures
+    "stream_body_only_h128": {"model": {"variant": "body_only"}, "data": {"norm_horizon": 128}},
     "stream_body_only_kd": {"model": {"variant": "body_only"},
                             "train": {"distill": {"teacher": "{teacher}", "alpha": 0.9, "temperature": 2.0}}},
 }

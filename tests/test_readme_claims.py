@@ -376,6 +376,12 @@ CLAIMS += [
           r"\*\*([\d.]+) ± ([\d.]+)\*\* on 28 with ([\d.]+) M parameters",
           _mean_std("shrec17_14.json", "top1") + _mean_std("shrec17_28.json", "top1")
           + [_at("shrec17_14.json", "cost", "params_M")], page=README),
+    Claim("README: SHREC'17 streaming",
+          r"The streaming recipe \(14 classes, `shrec17_streaming_gap.json`\)\s+scores ([\d.]+) ± ([\d.]+): "
+          r"([\d.]+) below the windowed one,.*fed a live window \(([\d.]+)\)",
+          _mean_std("shrec17_14_streaming.json", "top1")
+          + [lambda: -_json("shrec17_streaming_gap.json")["labels"]["14"]["streaming_minus_windowed_clip"],
+             _at("shrec17_streaming_gap.json", "labels", "14", "windowed_live", "mean")], page=README),
     Claim("README: Holistic signs",
           r"BHaRNet \*\*([\d.]+) ± ([\d.]+)\*\*, body_only ([\d.]+) ± ([\d.]+), and the unified "
           r"whole-body graph \*\*([\d.]+) ± ([\d.]+)\*\*",

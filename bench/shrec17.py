@@ -67,6 +67,14 @@ STREAMING_CANDIDATES = {
     # from a centre that follows the hand, so a swipe's path shape (x, +, up) is partly lost; the
     # first test runs lose most on exactly those gestures (it scored 0.849, below 0.878: not the cause)
     "stream_body_only_h128": {"model": {"variant": "body_only"}, "data": {"norm_horizon": 128}},
+    # the distilled recipe with a second temporal branch at dilation 2: each feature sees 33 frames
+    # instead of 17 (a whole stroke of a drawn swipe), the window kept at 57 (33 + 4 x 6)
+    "stream_body_only_kd_d12": {"model": {"variant": "body_only", "backbone": {"dilations": [1, 2]}},
+                                "data": {"pool_steps": 7},
+                                "train": {"distill": {"teacher": "{teacher}", "alpha": 0.9, "temperature": 2.0}}},
+    # both experts, distilled: the windowed recipe's structure (vanilla) under the streaming rules
+    "stream_vanilla_kd": {"model": {"variant": "vanilla", "hand_backbone": {"base_channels": 16}},
+                          "train": {"distill": {"teacher": "{teacher}", "alpha": 0.9, "temperature": 2.0}}},
 }
 TEACHER = "{teacher}"   # placeholder in a candidate's train.distill.teacher, filled in per run
 # The rule, as written before the candidates it judges were run. The first (until 7 Dec 2026) took

@@ -72,9 +72,6 @@ STREAMING_CANDIDATES = {
     "stream_body_only_kd_d12": {"model": {"variant": "body_only", "backbone": {"dilations": [1, 2]}},
                                 "data": {"pool_steps": 7},
                                 "train": {"distill": {"teacher": "{teacher}", "alpha": 0.9, "temperature": 2.0}}},
-    # both experts, distilled: the windowed recipe's structure (vanilla) under the streaming rules
-    "stream_vanilla_kd": {"model": {"variant": "vanilla", "hand_backbone": {"base_channels": 16}},
-                          "train": {"distill": {"teacher": "{teacher}", "alpha": 0.9, "temperature": 2.0}}},
 }
 TEACHER = "{teacher}"   # placeholder in a candidate's train.distill.teacher, filled in per run
 # The rule, as written before the candidates it judges were run. The first (until 7 Dec 2026) took

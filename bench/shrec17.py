@@ -50,6 +50,9 @@ CANDIDATES = {
     # body_only with a longer window: each gesture stretched over 48 frames instead of 32
     "body_only_w48": {"model": {"variant": "body_only"}, "data": {"window": 48}},
 }
+TEACHER = "{teacher}"   # placeholder in a candidate's train.distill.teacher, filled in per run
+# distillation from the windowed model, the setting chosen on JHMDB (train.distill, training/distill.py)
+KD = {"distill": {"teacher": TEACHER, "alpha": 0.9, "temperature": 2.0}}
 # streaming candidates: overrides of the streaming recipe (training/configs/shrec17_<labels>_streaming.yaml),
 # selected among themselves (--recipe streaming) into their own file
 STREAMING_CANDIDATES = {
@@ -61,8 +64,7 @@ STREAMING_CANDIDATES = {
     # the 57-frame recipe distilled from the windowed model (train.distill, training/distill.py;
     # the setting chosen on JHMDB). The teacher is the windowed selection's chosen candidate, same
     # seed, trained on val_train too, so no validation gesture reaches the student through it
-    "stream_body_only_kd": {"model": {"variant": "body_only"},
-                            "train": {"distill": {"teacher": "{teacher}", "alpha": 0.9, "temperature": 2.0}}},
+    "stream_body_only_kd": {"model": {"variant": "body_only"}, "train": KD},
     # trailing statistics over 128 frames instead of 32: with 32, each frame's position is taken
     # from a centre that follows the hand, so a swipe's path shape (x, +, up) is partly lost; the
     # first test runs lose most on exactly those gestures (it scored 0.849, below 0.878: not the cause)
@@ -73,9 +75,8 @@ STREAMING_CANDIDATES = {
     # the one-branch recipe's 0.843: a one-seed margin of half a standard error did not carry over
     "stream_body_only_kd_d12": {"model": {"variant": "body_only", "backbone": {"dilations": [1, 2]}},
                                 "data": {"pool_steps": 7},
-                                "train": {"distill": {"teacher": "{teacher}", "alpha": 0.9, "temperature": 2.0}}},
+                                "train": KD},
 }
-TEACHER = "{teacher}"   # placeholder in a candidate's train.distill.teacher, filled in per run
 # The rule, as written before the candidates it judges were run. The first (until 7 Dec 2026) took
 # the cheapest candidate within one standard error of the best; it chose body_only at 12 epochs,
 # whose test result (0.934) then missed DD-Net. The target is accuracy with a 30-minute

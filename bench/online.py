@@ -247,8 +247,17 @@ def select(args) -> int:
               f"{best['fp_per_action']:.3f}, objective {best['objective']} (rule {best['enter']}/"
               f"{best['exit']}/{best['min_ms']:g}/{best['gap_ms']:g})", flush=True)
     cands = sel["candidates"]
+    before = sel.get("chosen")
     sel["chosen"] = max(cands, key=lambda n: (cands[n]["validation"]["objective"],
                                               -cands[n]["validation"]["fp_per_action"]))
+    if before and sel["chosen"] != before and "runs" in out:
+        # a new recipe wins: the test runs of the one it replaces become `previous` (and the
+        # block they displace goes to `earlier`, newest first), so no measured run is lost
+        if "previous" in out:
+            out.setdefault("earlier", []).insert(0, out.pop("previous"))
+        out["previous"] = {"name": before, "recipe": _recipe(out["runs"][0]["bundle"]),
+                           **{k: out.pop(k) for k in ("runs", "summary", "cost", "targets", "complete",
+                                                      "seconds") if k in out}}
     path.write_text(json.dumps(out, indent=1) + "\n")
     print(f"chosen: {sel['chosen']}; wrote {path}")
     return 0
@@ -273,7 +282,7 @@ def shrec17(args) -> int:
     path = args.out.with_name("online_shrec17.json")
     existing = json.loads(path.read_text()) if path.is_file() else {}
     # the recipe's selection (validation only) and the previous recipe's runs stay
-    kept = {k: existing[k] for k in ("selection", "previous") if k in existing}
+    kept = {k: existing[k] for k in ("selection", "previous", "earlier") if k in existing}
     earlier = existing if args.resume else {}
     if earlier.get("streams") != streams:
         earlier = {}

@@ -54,6 +54,7 @@ DEFAULTS: dict = {
         "eval_every": 1,
         "mlp_floor": False,           # also train the MLP floor on the same split (metrics.json)
         "distill": {},                # {teacher, alpha, temperature}: soft targets (training/distill.py)
+        "init": None,                 # a checkpoint whose weights start the run (training/warm_start.py)
         "amp": "auto",                # CUDA autocast: auto | bf16 | fp16 | off
         "num_workers": 0,
         "seed": 0,
@@ -67,6 +68,7 @@ _TYPES = {
     "data.path": (str, type(None)),
     "data.layout": (str, type(None)),
     "data.pool_steps": (int, type(None)),
+    "train.init": (str, type(None)),
     "train.amp": (str, bool),        # YAML reads `amp: off` as false
     "model.use_kernels": None,       # not checked here: its reader decides what it accepts
 }

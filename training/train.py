@@ -24,7 +24,7 @@ import torch.distributed as dist
 
 from bharnet.progress import progress
 
-from . import distill
+from . import distill, warm_start
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import apply_overrides, build_model, input_spec, load_config
 from .evaluate import (have_matplotlib, loss_of_scores, metrics_from_scores, plot_confusion,
@@ -157,6 +157,13 @@ def _run(cfg, work_dir, device, rank, world, local, resume, stop_after, threads,
 
     seed_everything(tc["seed"])
     model = build_model(cfg, num_classes=num_classes, device=dev.type).to(dev)
+    if tc.get("init") and not resume:  # a resumed run's weights come from its own last.pt
+        started = warm_start.warm_start(model, warm_start.load_init(tc["init"], cfg["model"], spec.to_dict()),
+                                        list(ds.classes))
+        notes.append(f"weights start from {tc['init']}: {started['copied']} tensors copied"
+                     + (f", classifier rows by class name (new: {', '.join(started['new_classes'])})"
+                        if started["class_rows"] else "")
+                     + (f"; fresh: {', '.join(started['fresh'])}" if started["fresh"] else ""))
     batch = int(tc["batch_size"])
     if batch % world:
         raise ValueError(f"train.batch_size {batch} is not divisible by the {world} processes")

@@ -51,9 +51,12 @@ FPS = 30.0
 GRID = {"enter": (0.5, 0.6, 0.7, 0.8, 0.9), "exit": (0.2, 0.35, 0.5),
         "min_ms": (0.0, 100.0, 200.0, 300.0, 400.0), "gap_ms": (0.0, 150.0, 300.0)}
 # real hands: the learned-background models' gesture scores sit lower (background takes the rest
-# of the probability), so the grid reaches lower thresholds
+# of the probability), so the grid reaches lower thresholds. min_ms reaches 800 ms: with the grid
+# ending at 300, every seed's validation-tuned rule sat on that edge (the third session's runs),
+# and a gesture is recognised about 0.9 s before it ends, so there is room to wait for a stable
+# label
 GRID_SHREC17 = {"enter": (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9), "exit": (0.1, 0.2, 0.35, 0.5),
-                "min_ms": (0.0, 100.0, 200.0, 300.0), "gap_ms": (0.0, 150.0)}
+                "min_ms": (0.0, 100.0, 200.0, 300.0, 450.0, 600.0, 800.0), "gap_ms": (0.0, 150.0)}
 
 
 def streams(seeds, actions: int, classes, idle):
@@ -195,7 +198,7 @@ SELECTION_RULE = ("the candidate whose seed-0 model detects the most validation 
                   "streams are read.")
 # what a candidate's recipe is: these keys of its training run's config.yaml
 RECIPE_KEYS = {"model": ("backbone",), "data": ("path", "pool_steps", "window"),
-               "train": ("epochs", "warmup_epochs", "batch_size")}
+               "train": ("epochs", "warmup_epochs", "batch_size", "init")}
 
 
 def _recipe(bundle: str) -> dict | None:
@@ -256,6 +259,7 @@ def select(args) -> int:
         if "previous" in out:
             out.setdefault("earlier", []).insert(0, out.pop("previous"))
         out["previous"] = {"name": before, "recipe": _recipe(out["runs"][0]["bundle"]),
+                           "grid": out.get("grid"),
                            **{k: out.pop(k) for k in ("runs", "summary", "cost", "targets", "complete",
                                                       "seconds") if k in out}}
     path.write_text(json.dumps(out, indent=1) + "\n")

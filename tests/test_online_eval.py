@@ -343,3 +343,25 @@ def test_shipped_real_hand_recipe_is_the_one_chosen_on_validation():
                 assert (cfg[sec][k] is None) == (v is None), (sec, k)
             elif k != "path":        # the windows file is named by the command, not the recipe
                 assert cfg[sec][k] == v, (sec, k)
+
+
+def test_a_replaced_recipes_test_runs_are_kept():
+    """bench/online.py: when --select picks a new recipe, the runs measured for the old one move to
+    `previous` (with the grid they were tuned on) and the block they displace to `earlier`."""
+    import importlib.util
+    import pathlib
+
+    spec = importlib.util.spec_from_file_location(
+        "bench_online", pathlib.Path(__file__).resolve().parents[1] / "bench/online.py")
+    online = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(online)
+    runs = lambda tag: {"grid": {"min_ms": [tag]}, "runs": [{"bundle": f"/nowhere/{tag}.bharnet"}],
+                        "summary": {"tag": tag}}
+    out = {"streams": "s", "selection": {}, **runs("a")}
+    online._retire_runs(out, "a")
+    assert "runs" not in out and "grid" not in out and out["streams"] == "s"
+    assert out["previous"]["name"] == "a" and out["previous"]["summary"] == {"tag": "a"}
+    assert out["previous"]["grid"] == {"min_ms": ["a"]}
+    out.update(runs("b"))
+    online._retire_runs(out, "b")
+    assert out["previous"]["name"] == "b" and [e["name"] for e in out["earlier"]] == ["a"]

@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
 import os
 import pathlib
 import platform
@@ -108,12 +109,21 @@ def tune(val_recs: dict, gt: dict, durations: dict, grid: dict = GRID, max_laten
                      "detection_rate": m["detection_rate"], "fp_per_action": m["fp_per_action"],
                      "median_latency_from_end_ms": m["latency_from_end_ms"]["median"],
                      "objective": m["detected"] - m["false_positives"]})
-    eligible = [r for r in rows if max_latency_ms is None or (
-        r["median_latency_from_end_ms"] is not None and r["median_latency_from_end_ms"] <= max_latency_ms)]
+    return best_rule(rows, max_latency_ms), rows
+
+
+def best_rule(rows: list, max_latency_ms: float | None = None) -> dict:
+    """tune()'s choice among scored rules: the most detected minus false positives, ties to the
+    lower median latency from the end (a rule with no latency, nothing detected, ranks last), among
+    the rules whose median latency is within max_latency_ms when one is given."""
+    def latency(r):
+        lat = r["median_latency_from_end_ms"]
+        return math.inf if lat is None else lat
+
+    eligible = [r for r in rows if max_latency_ms is None or latency(r) <= max_latency_ms]
     if not eligible:
         raise SystemExit(f"no rule of the grid keeps the median latency from the end within {max_latency_ms} ms")
-    best = max(eligible, key=lambda r: (r["objective"], -(r["median_latency_from_end_ms"] or 1e9)))
-    return best, rows
+    return max(eligible, key=lambda r: (r["objective"], -latency(r)))
 
 
 def evaluate(model, val, test, grid: dict = GRID, max_latency_ms: float | None = None):

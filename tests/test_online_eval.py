@@ -365,3 +365,25 @@ def test_a_replaced_recipes_test_runs_are_kept():
     out.update(runs("b"))
     online._retire_runs(out, "b")
     assert out["previous"]["name"] == "b" and [e["name"] for e in out["earlier"]] == ["a"]
+
+
+def test_the_rule_choice_ranks_latency_as_measured():
+    """bench/online.py best_rule: ties on detected minus false positives go to the lower median
+    latency from the end, 0 ms and early (negative) latencies included; a rule past the latency
+    limit, or with no latency at all (nothing detected), is never preferred to one within it."""
+    import importlib.util
+    import pathlib
+
+    spec = importlib.util.spec_from_file_location(
+        "bench_online", pathlib.Path(__file__).resolve().parents[1] / "bench/online.py")
+    online = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(online)
+    row = lambda name, obj, lat: {"name": name, "objective": obj, "median_latency_from_end_ms": lat}
+    rows = [row("late", 10, 250.0), row("zero", 10, 0.0), row("none", 10, None), row("early", 9, -500.0)]
+    assert online.best_rule(rows)["name"] == "zero"
+    assert online.best_rule(rows + [row("earlier", 10, -100.0)])["name"] == "earlier"
+    assert online.best_rule([row("over", 12, 400.0), row("within", 10, 250.0)], 300)["name"] == "within"
+    assert online.best_rule([row("over", 12, 400.0), row("within", 10, 250.0)])["name"] == "over"
+    assert online.best_rule([row("none", 12, None), row("within", 10, 250.0)], 300)["name"] == "within"
+    with pytest.raises(SystemExit, match="within 300"):
+        online.best_rule([row("over", 12, 400.0)], 300)

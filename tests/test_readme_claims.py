@@ -421,9 +421,12 @@ CLAIMS += [
            lambda: 100 * _frame_target("share_8x30fps")()], page=README),
     Claim("README: 16 tracks through push_many",
           r"16 tracks through one `push_many` cost ([\d.]+)× of 16 pushes \(target\s+0.5, missed: the "
-          r"16 bare model steps alone are ([\d.]+)×\)",
+          r"16 bare model steps alone are ([\d.]+)×, and they run at (\d+) GFLOP/s, as fast as\s+"
+          r"torch's (\d+) for a 512² matrix product on the same core\)",
           [_frame_target("many16_vs_sep16"),
-           _at("frame_path.json", "tracks16", "bare16_vs_sep16_paired")], page=README),
+           _at("frame_path.json", "tracks16", "bare16_vs_sep16_paired"),
+           _at("frame_path.json", "flops", "step_gflops", "bare16"),
+           _at("frame_path.json", "flops", "torch_mm_gflops")], page=README),
     Claim("README: online detection",
           r"events find (\d+) of (\d+) actions at ([\d.]+) false positives per action",
           [_at("online.json", "test", "detected"), _at("online.json", "test", "actions"),

@@ -67,6 +67,16 @@ TARGETS = {"demo_push_vs_bare": 1.5, "default_push_vs_bare": 1.1, "many16_vs_sep
 
 
 # ---- models ------------------------------------------------------------------------------------
+def _streaming_bench():
+    """bench/streaming.py, whose bundle cache and FLOP counter this script shares (both need
+    torch, which the emulated aarch64 root has not: imported only where they are used)."""
+    if str(ROOT / "bench") not in sys.path:
+        sys.path.insert(0, str(ROOT / "bench"))
+    import streaming
+
+    return streaming
+
+
 def default_width_bundle(quiet: bool, fresh: bool = False) -> tuple[pathlib.Path, dict]:
     """The default-width streaming bundle (random weights), exported once by bench/streaming.py's
     bundle_for and cached in work_dirs/bench_streaming/ (--fresh exports it again): only its
@@ -75,9 +85,7 @@ def default_width_bundle(quiet: bool, fresh: bool = False) -> tuple[pathlib.Path
 
     import torch
 
-    sys.path.insert(0, str(ROOT / "bench"))
-    import streaming as sb
-
+    sb = _streaming_bench()
     cached = sorted(sb.CACHE.glob("frame_path_default-*.bharnet"))
     cached = [p for p in cached if ".partial" not in p.name]
     if cached and not fresh:
@@ -298,12 +306,11 @@ def flop_group(tracks16: dict, repeats: int = 7, n: int = 512) -> dict:
     """Why the 16-track target is a question of FLOPs: the demo model's FLOPs per frame (counted
     on the step program, bench/streaming.step_mflop), the rate the bare steps of `tracks16` ran
     at, and, on the same core, torch's single-thread matmul of two n x n matrices (a large GEMM:
-    what a GEMM kernel reaches when its operands are big enough to hide every overhead)."""
+    what a GEMM kernel reaches when its operands are big enough to hide every overhead), timed
+    right after that group."""
     import torch
 
-    sys.path.insert(0, str(ROOT / "bench"))
-    import streaming as sb
-
+    sb = _streaming_bench()
     rec = recognizer(None, "native")
     mflop, k = sb.step_mflop(rec.backend._program, rec.backend._weights, rec.schedule)
     per_frame = mflop / k

@@ -247,8 +247,11 @@ def _retire_runs(out: dict, name: str | None) -> None:
     run is lost."""
     if "previous" in out:
         out.setdefault("earlier", []).insert(0, out.pop("previous"))
-    out["previous"] = {"name": name, "recipe": _recipe(out["runs"][0]["bundle"]),
-                       **{k: out.pop(k) for k in RUN_KEYS if k in out}}
+    # the run folder beside the bundle holds the recipe; where it is gone (another machine), the
+    # selection recorded the same recipe for its seed-0 candidate
+    recipe = _recipe(out["runs"][0]["bundle"]) or \
+        out.get("selection", {}).get("candidates", {}).get(name, {}).get("recipe")
+    out["previous"] = {"name": name, "recipe": recipe, **{k: out.pop(k) for k in RUN_KEYS if k in out}}
 
 
 def select(args) -> int:

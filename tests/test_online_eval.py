@@ -357,9 +357,12 @@ def test_a_replaced_recipes_test_runs_are_kept():
     spec.loader.exec_module(online)
     runs = lambda tag: {"grid": {"min_ms": [tag]}, "runs": [{"bundle": f"/nowhere/{tag}.bharnet"}],
                         "summary": {"tag": tag}}
-    out = {"streams": "s", "selection": {}, **runs("a")}
+    # the bundle's run folder is gone (another machine): the recipe comes from the selection
+    out = {"streams": "s", "selection": {"candidates": {"a": {"recipe": {"train": {"epochs": 6}}}}},
+           **runs("a")}
     online._retire_runs(out, "a")
     assert "runs" not in out and "grid" not in out and out["streams"] == "s"
+    assert out["previous"]["recipe"] == {"train": {"epochs": 6}}
     assert out["previous"]["name"] == "a" and out["previous"]["summary"] == {"tag": "a"}
     assert out["previous"]["grid"] == {"min_ms": ["a"]}
     out.update(runs("b"))

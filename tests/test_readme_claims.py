@@ -437,7 +437,7 @@ CLAIMS += [
           page=README),
     Claim("README: online detection on real-hand streams",
           r"recipe detects \*\*([\d.]+) ± ([\d.]+)\*\* at ([\d.]+) ± ([\d.]+) false positives per action "
-          r"\(3 seeds,\s+`online_shrec17.json`\), up from ([\d.]+) ± ([\d.]+) at ([\d.]+) ± ([\d.]+) "
+          r"\(3 seeds,\s+`online_shrec17.json`\), against ([\d.]+) ± ([\d.]+) at ([\d.]+) ± ([\d.]+) "
           r"before[\s\S]*?a median\s+([\d.]+) s before they end",
           _mean_std("online_shrec17.json", "summary", "detection_rate")
           + _mean_std("online_shrec17.json", "summary", "fp_per_action")

@@ -345,9 +345,8 @@ def test_shipped_real_hand_recipe_is_the_one_chosen_on_validation():
                 assert cfg[sec][k] == v, (sec, k)
 
 
-def test_a_replaced_recipes_test_runs_are_kept():
-    """bench/online.py: when --select picks a new recipe, the runs measured for the old one move to
-    `previous` (with the grid they were tuned on) and the block they displace to `earlier`."""
+def _bench_online():
+    """bench/online.py as a module (it is a script, not a package member)."""
     import importlib.util
     import pathlib
 
@@ -355,6 +354,13 @@ def test_a_replaced_recipes_test_runs_are_kept():
         "bench_online", pathlib.Path(__file__).resolve().parents[1] / "bench/online.py")
     online = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(online)
+    return online
+
+
+def test_a_replaced_recipes_test_runs_are_kept():
+    """bench/online.py: when --select picks a new recipe, the runs measured for the old one move to
+    `previous` (with the grid they were tuned on) and the block they displace to `earlier`."""
+    online = _bench_online()
     runs = lambda tag: {"grid": {"min_ms": [tag]}, "runs": [{"bundle": f"/nowhere/{tag}.bharnet"}],
                         "summary": {"tag": tag}}
     # the bundle's run folder is gone (another machine): the recipe comes from the selection
@@ -374,13 +380,7 @@ def test_the_rule_choice_ranks_latency_as_measured():
     """bench/online.py best_rule: ties on detected minus false positives go to the lower median
     latency from the end, 0 ms and early (negative) latencies included; a rule past the latency
     limit, or with no latency at all (nothing detected), is never preferred to one within it."""
-    import importlib.util
-    import pathlib
-
-    spec = importlib.util.spec_from_file_location(
-        "bench_online", pathlib.Path(__file__).resolve().parents[1] / "bench/online.py")
-    online = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(online)
+    online = _bench_online()
     row = lambda name, obj, lat: {"name": name, "objective": obj, "median_latency_from_end_ms": lat}
     rows = [row("late", 10, 250.0), row("zero", 10, 0.0), row("none", 10, None), row("early", 9, -500.0)]
     assert online.best_rule(rows)["name"] == "zero"
